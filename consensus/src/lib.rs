@@ -1,0 +1,1 @@
+//! consensus (to be written)
