@@ -1,1 +1,34 @@
-//! net (to be written)
+//! `net` owns the Kafka wire format: framing, request and response headers,
+//! every message body Sluice speaks (both directions, so the broker and the
+//! bundled client share one codec), record batch validation on top of
+//! `storage::batch`, and a record iterator for the few places that look
+//! inside batches.
+//!
+//! It must never touch disks or partition state, never copy record bytes on
+//! the Produce and Fetch paths (batches are slices of the receive buffer in
+//! and separate chunks of a vectored write out), and never trust a count or
+//! length from the wire: every one is checked against the bytes left and the
+//! bounds in [`limits`] before anything is allocated, so no frame, however
+//! hostile, can crash or exhaust the broker.
+//!
+//! Entry points: [`frame::FrameDecoder`], [`frame::decode_request`],
+//! [`frame::encode_response`] (broker); [`frame::encode_request`],
+//! [`frame::decode_response`] (client); [`records`] for batches.
+
+pub mod api;
+pub mod codec;
+pub mod error;
+pub mod frame;
+pub mod limits;
+pub mod msg;
+
+pub use api::{
+    ApiKey, ApiRequest, ApiResponse, ApiVersionRange, Request, Response, SUPPORTED_VERSIONS,
+};
+pub use codec::{DecodeError, Uuid};
+pub use error::ErrorCode;
+pub use frame::{
+    decode_any_response, decode_request, decode_response, encode_any_response,
+    encode_api_versions_fallback, encode_request, encode_request_enum, encode_response,
+    EncodedFrame, FrameDecoder, FrameError, RequestError, RequestHeader, ResponseHeader,
+};

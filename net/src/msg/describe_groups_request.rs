@@ -1,0 +1,19 @@
+//! DescribeGroups request bodies, versions 0-5.
+//!
+//! Field lists and version ranges follow the Apache Kafka message schemas.
+
+#![allow(unused_imports)]
+
+use bytes::Bytes;
+
+use crate::codec::{message, Uuid};
+
+message! {
+    /// The DescribeGroups request.
+    pub struct DescribeGroupsRequest {
+        /// The names of the groups to describe.
+        groups: Vec<String> [0, 5] = Default::default(),
+        /// Whether to include authorized operations.
+        include_authorized_operations: bool [3, 5] = false,
+    }
+}

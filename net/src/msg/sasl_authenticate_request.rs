@@ -1,0 +1,17 @@
+//! SaslAuthenticate request bodies, versions 0-2.
+//!
+//! Field lists and version ranges follow the Apache Kafka message schemas.
+
+#![allow(unused_imports)]
+
+use bytes::Bytes;
+
+use crate::codec::{message, Uuid};
+
+message! {
+    /// The SaslAuthenticate request.
+    pub struct SaslAuthenticateRequest {
+        /// The SASL authentication bytes from the client, as defined by the SASL mechanism.
+        auth_bytes: Bytes [0, 2] = Default::default(),
+    }
+}
