@@ -1,0 +1,28 @@
+//! Consumer groups: the classic Kafka group protocol (JoinGroup, SyncGroup,
+//! Heartbeat, LeaveGroup), committed offsets, and their durable form in the
+//! internal `__consumer_offsets` topic.
+//!
+//! The state machine ([`Coordinator`]) is pure: it reads no clock, does no
+//! I/O and never awaits. Time comes in as `now_ms`, output goes out as a
+//! [`Ready`] (records to append, then replies to send), so that every
+//! rebalance scenario is a deterministic unit test. It must never touch a
+//! socket, a file or another shard's state.
+
+pub mod api;
+mod config;
+mod coordinator;
+pub mod error;
+pub mod limits;
+mod member;
+mod offsets;
+pub mod record;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::GroupConfig;
+pub use coordinator::Coordinator;
+pub use error::ErrorCode;
+pub use record::{GroupRecord, Ready};
+pub use state::GroupState;
