@@ -1,0 +1,76 @@
+//! Which shard owns what. Every shard computes the same answer from the same
+//! inputs, so the table needs no coordination: it is a pure function of the
+//! topic name, the partition index and the shard count.
+
+/// Index of a shard, `0..shard_count`.
+pub type ShardId = usize;
+
+/// The ownership table. Cheap to copy; every shard holds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    shard_count: usize,
+}
+
+impl Placement {
+    pub fn new(shard_count: usize) -> Self {
+        assert!(shard_count >= 1, "a broker has at least one shard");
+        assert!(shard_count <= crate::limits::SHARDS_MAX);
+        Self { shard_count }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shard_count
+    }
+
+    /// The shard owning partition `partition` of `topic`. Consecutive
+    /// partitions of one topic land on consecutive shards, so a topic with at
+    /// least as many partitions as shards uses every shard; the topic hash
+    /// staggers the starting shard so that many one-partition topics spread
+    /// too.
+    pub fn shard_for(&self, topic: &str, partition: i32) -> ShardId {
+        debug_assert!(partition >= 0);
+        let start = crc32c::crc32c(topic.as_bytes()) as u64;
+        ((start + partition as u64) % self.shard_count as u64) as ShardId
+    }
+
+    /// The shard coordinating consumer group `group_id` (like the partition
+    /// of `__consumer_offsets` a Kafka broker would hash it to).
+    pub fn shard_for_group(&self, group_id: &str) -> ShardId {
+        (crc32c::crc32c(group_id.as_bytes()) as u64 % self.shard_count as u64) as ShardId
+    }
+
+    /// The shard that owns the topic catalogue (creates, deletes, configs) and
+    /// the producer-id counter. Shard 0 always exists.
+    pub fn catalogue_shard(&self) -> ShardId {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_of_a_topic_use_every_shard() {
+        let placement = Placement::new(2);
+        let mut seen = [0usize; 2];
+        for p in 0..6 {
+            seen[placement.shard_for("events", p)] += 1;
+        }
+        assert_eq!(seen, [3, 3]);
+    }
+
+    #[test]
+    fn the_table_is_the_same_everywhere_and_in_range() {
+        for shards in 1..8 {
+            let a = Placement::new(shards);
+            let b = Placement::new(shards);
+            for p in 0..50 {
+                let owner = a.shard_for("t", p);
+                assert!(owner < shards);
+                assert_eq!(owner, b.shard_for("t", p));
+            }
+            assert!(a.shard_for_group("g") < shards);
+        }
+    }
+}
