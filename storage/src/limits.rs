@@ -1,0 +1,57 @@
+//! Every bound the storage crate enforces, in one place, each with its reason.
+
+/// Alignment of every direct-I/O write and of every write position. 4 KiB is
+/// the logical block size of the devices we target and a multiple of 512.
+pub const PAGE_BYTES: usize = 4096;
+
+/// Largest record batch (header included) the log accepts. Kafka's default
+/// `message.max.bytes` is 1 MiB; 16 MiB leaves room for large compressed
+/// batches while bounding the memory a single append or read may pin.
+pub const BATCH_BYTES_MAX: usize = 16 << 20;
+
+/// Capacity of one write chunk (the unit of one direct-I/O write and, under
+/// `FsyncPolicy::Always`, of one group commit). Large enough that one write
+/// reaches the device's sequential bandwidth, small enough that the pinned
+/// memory per partition stays modest. A chunk grows beyond this only to fit
+/// a single batch larger than it.
+pub const WRITE_CHUNK_BYTES: usize = 4 << 20;
+
+/// Bytes an append may find already buffered (the open chunk plus the one
+/// being written) before it waits: back-pressure instead of unbounded memory.
+pub const PENDING_BYTES_MAX: usize = 2 * WRITE_CHUNK_BYTES + BATCH_BYTES_MAX;
+
+/// Bytes read per I/O while scanning a segment during recovery or an index
+/// rebuild: big enough for sequential bandwidth, small enough to bound memory.
+pub const SCAN_READ_BYTES: usize = 1 << 20;
+
+/// After this many durable bytes in the active segment, its indexes are
+/// checkpointed, so recovery after a crash scans at most this much (plus the
+/// bytes written since) instead of the whole segment.
+pub const INDEX_CHECKPOINT_BYTES: u64 = 16 << 20;
+
+/// Segment files are addressed with 32-bit positions in the offset index.
+pub const SEGMENT_BYTES_LIMIT: u64 = u32::MAX as u64;
+
+/// Smallest segment size accepted in a configuration: smaller segments would
+/// make rolling dominate the cost of appending.
+pub const SEGMENT_BYTES_MIN: u64 = 64 * 1024;
+
+/// Entries in one index file. With the smallest index interval (the page
+/// size) and the largest segment, an index never needs more.
+pub const INDEX_ENTRIES_MAX: usize = (SEGMENT_BYTES_LIMIT as usize / PAGE_BYTES) + 1;
+
+/// Rollbacks remembered so that waiters can tell their append was discarded
+/// (after a disk-full error). Older ones make waiters fail conservatively.
+pub const ROLLBACK_HISTORY_MAX: usize = 16;
+
+/// Batches returned by one read, whatever the byte budget: bounds the vector
+/// the caller turns into an iovec.
+pub const READ_BATCHES_MAX: usize = 4096;
+
+/// Default shard-wide budget of the recent-batch cache.
+pub const CACHE_BYTES_DEFAULT: usize = 64 << 20;
+
+const _: () = assert!(WRITE_CHUNK_BYTES % PAGE_BYTES == 0);
+const _: () = assert!(BATCH_BYTES_MAX < SEGMENT_BYTES_LIMIT as usize);
+const _: () = assert!(SCAN_READ_BYTES % PAGE_BYTES == 0);
+const _: () = assert!(SEGMENT_BYTES_MIN as usize >= 4 * PAGE_BYTES);

@@ -1,0 +1,322 @@
+//! The flusher: one task per log that writes buffered chunks and syncs them
+//! (group commit), seals full segments and checkpoints indexes.
+//!
+//! Only the flusher writes to the active segment, one chunk at a time, so
+//! consecutive writes that both cover the tail page never race.
+
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+
+use super::{recovery, tail_of, Chunk, LogInner, Mark, Tail};
+use crate::config::FsyncPolicy;
+use crate::error::{is_disk_full, StorageError};
+use crate::format::segment::{file_name, FileKind};
+use crate::io::{align_up, File};
+use crate::limits;
+use crate::notify::Signal;
+
+use super::segment::Segment;
+
+/// The flusher task. It holds the log only while doing I/O, so dropping
+/// every `Log` handle ends it (see `Drop for LogInner`).
+pub(crate) async fn run(log: Weak<LogInner>, work: Rc<Signal>) {
+    loop {
+        let Some((inner, chunk)) = next_chunk(&log, &work).await else {
+            return;
+        };
+        if let Err(e) = flush_chunk(&inner, chunk).await {
+            fail(&inner, e);
+            return;
+        }
+    }
+}
+
+enum Step {
+    Take(Chunk),
+    SyncDue,
+    Wait(Option<Duration>),
+    Exit,
+}
+
+/// Waits for the next chunk to write, syncing on the way when the interval
+/// policy says so. `None` means exit (closed or failed).
+async fn next_chunk(log: &Weak<LogInner>, work: &Signal) -> Option<(Rc<LogInner>, Chunk)> {
+    loop {
+        let inner = log.upgrade()?;
+        let step = {
+            let mut st = inner.state.borrow_mut();
+            let has_data = st
+                .open_chunk
+                .as_ref()
+                .is_some_and(|c| c.len > c.seed_len || c.seal);
+            if st.failed.is_some() {
+                Step::Exit
+            } else if has_data {
+                let chunk = st.open_chunk.take().expect("checked");
+                st.in_flight_bytes = chunk.len - chunk.seed_len;
+                if !chunk.seal {
+                    st.tail = tail_of(&chunk);
+                }
+                Step::Take(chunk)
+            } else if st.written != st.durable {
+                match inner.config.fsync {
+                    _ if st.sync_requested_to > st.durable.end_offset => Step::SyncDue,
+                    FsyncPolicy::Always => Step::SyncDue,
+                    FsyncPolicy::Interval { ms, bytes } => {
+                        let due = st.last_sync + Duration::from_millis(ms);
+                        let now = Instant::now();
+                        if st.closing || st.unsynced_bytes >= bytes || now >= due {
+                            Step::SyncDue
+                        } else {
+                            Step::Wait(Some(due - now))
+                        }
+                    }
+                }
+            } else if st.closing {
+                Step::Exit
+            } else {
+                Step::Wait(None)
+            }
+        };
+        match step {
+            Step::Take(chunk) => return Some((inner, chunk)),
+            Step::Exit => return None,
+            Step::SyncDue => {
+                if let Err(e) = sync_active(&inner).await {
+                    fail(&inner, e);
+                    return None;
+                }
+            }
+            Step::Wait(timeout) => {
+                // Register before letting go of the log, so no wake-up is lost.
+                let notified = work.notified();
+                drop(inner);
+                match timeout {
+                    None => notified.await,
+                    Some(d) => future::or(notified, glommio::timer::sleep(d)).await,
+                }
+            }
+        }
+    }
+}
+
+async fn flush_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<(), StorageError> {
+    let Chunk {
+        segment_base,
+        file,
+        file_pos,
+        mut buf,
+        len,
+        seed_len,
+        end_offset,
+        max_timestamp,
+        seal,
+    } = chunk;
+    let new_bytes = (len - seed_len) as u64;
+    if new_bytes > 0 {
+        let tail = Tail {
+            segment_base,
+            file_pos: crate::io::align_down(file_pos + len as u64),
+            bytes: Vec::new(),
+        };
+        let written_tail = {
+            let from = (tail.file_pos - file_pos) as usize;
+            Tail {
+                bytes: buf.as_slice()[from..len].to_vec(),
+                ..tail
+            }
+        };
+        buf.truncate(align_up(len as u64) as usize);
+        if let Err(e) = file.write_at(buf, file_pos).await {
+            if is_disk_full(&e) {
+                return rollback(inner, &*file).await;
+            }
+            return Err(StorageError::io("segment write", e));
+        }
+        let mut st = inner.state.borrow_mut();
+        st.written = Mark {
+            segment_base,
+            bytes: file_pos + len as u64,
+            end_offset,
+            max_timestamp,
+        };
+        st.written_tail = written_tail;
+        st.in_flight_bytes = 0;
+        st.unsynced_bytes += new_bytes;
+    } else {
+        inner.state.borrow_mut().in_flight_bytes = 0;
+    }
+    inner.changed.notify_all();
+    let sync_now = match inner.config.fsync {
+        FsyncPolicy::Always => true,
+        FsyncPolicy::Interval { bytes, .. } => seal || inner.state.borrow().unsynced_bytes >= bytes,
+    };
+    if sync_now {
+        sync_active(inner).await?;
+    }
+    if seal {
+        seal_and_roll(inner).await?;
+    } else {
+        maybe_checkpoint(inner).await?;
+    }
+    Ok(())
+}
+
+/// fdatasync of the active segment; then everything written is durable.
+async fn sync_active(inner: &Rc<LogInner>) -> Result<(), StorageError> {
+    let (file, mark) = {
+        let st = inner.state.borrow();
+        (st.active().file.clone(), st.written)
+    };
+    debug_assert_eq!(mark.segment_base, inner.state.borrow().active().base_offset);
+    file.sync()
+        .await
+        .map_err(|e| StorageError::io("segment sync", e))?;
+    let mut st = inner.state.borrow_mut();
+    st.durable = mark;
+    st.unsynced_bytes = 0;
+    st.last_sync = Instant::now();
+    drop(st);
+    inner.changed.notify_all();
+    Ok(())
+}
+
+/// Writes the active segment's indexes once enough durable bytes piled up
+/// since the last checkpoint, bounding the scan after a crash.
+async fn maybe_checkpoint(inner: &Rc<LogInner>) -> Result<(), StorageError> {
+    let (segment_base, covered) = {
+        let st = inner.state.borrow();
+        let d = st.durable;
+        if d.segment_base != st.active().base_offset
+            || d.bytes < st.checkpoint_bytes + limits::INDEX_CHECKPOINT_BYTES
+        {
+            return Ok(());
+        }
+        (d.segment_base, d.bytes)
+    };
+    write_indexes(inner, segment_base).await?;
+    inner.state.borrow_mut().checkpoint_bytes = covered;
+    Ok(())
+}
+
+/// Writes both index files of segment `base` describing its durable bytes.
+pub(crate) async fn write_indexes(inner: &Rc<LogInner>, base: i64) -> Result<(), StorageError> {
+    let (meta, offsets, times) = {
+        let st = inner.state.borrow();
+        let seg = st
+            .segments
+            .iter()
+            .find(|s| s.base_offset == base)
+            .expect("segment exists");
+        let d = st.durable;
+        if d.segment_base == base {
+            seg.index_snapshot(d.bytes, d.end_offset, d.max_timestamp)
+        } else {
+            assert!(seg.sealed || d.segment_base > base);
+            seg.index_snapshot(
+                seg.size_bytes,
+                seg.next_offset,
+                (seg.max_timestamp, seg.max_timestamp_offset),
+            )
+        }
+    };
+    recovery::store_indexes(inner.dir.as_ref(), &meta, &offsets, &times).await
+}
+
+/// Seals the active segment (exact length, synced, indexes on disk) and
+/// creates the next one.
+async fn seal_and_roll(inner: &Rc<LogInner>) -> Result<(), StorageError> {
+    let (base, file, size, next) = {
+        let st = inner.state.borrow();
+        let a = st.active();
+        (a.base_offset, a.file.clone(), a.size_bytes, a.next_offset)
+    };
+    file.set_len(size)
+        .await
+        .map_err(|e| StorageError::io("segment seal", e))?;
+    file.sync()
+        .await
+        .map_err(|e| StorageError::io("segment seal", e))?;
+    write_indexes(inner, base).await?;
+    inner.state.borrow_mut().active_mut().sealed = true;
+    let name = file_name(next, FileKind::Segment);
+    let new_file = inner
+        .dir
+        .open_file(&name, true)
+        .await
+        .map_err(|e| StorageError::io("segment create", e))?;
+    inner
+        .dir
+        .sync()
+        .await
+        .map_err(|e| StorageError::io("directory sync", e))?;
+    let mut st = inner.state.borrow_mut();
+    st.segments.push(Segment::new(next, new_file));
+    let empty = Tail {
+        segment_base: next,
+        file_pos: 0,
+        bytes: Vec::new(),
+    };
+    st.tail = empty.clone();
+    st.written_tail = empty;
+    let mark = Mark {
+        segment_base: next,
+        bytes: 0,
+        end_offset: next,
+        max_timestamp: (-1, -1),
+    };
+    st.written = mark;
+    st.durable = mark;
+    st.checkpoint_bytes = 0;
+    drop(st);
+    inner.changed.notify_all();
+    Ok(())
+}
+
+/// A write found the disk full: discard everything not yet written (the
+/// failed chunk and whatever was buffered since), cut the file back to the
+/// written length, and keep going. Appends that were discarded learn it
+/// through `wait_durable`.
+async fn rollback(inner: &Rc<LogInner>, file: &dyn File) -> Result<(), StorageError> {
+    let (written_bytes, from) = {
+        let mut st = inner.state.borrow_mut();
+        let w = st.written;
+        assert_eq!(w.segment_base, st.active().base_offset);
+        st.open_chunk = None;
+        st.in_flight_bytes = 0;
+        st.active_mut().cut(w.bytes, w.end_offset, w.max_timestamp);
+        st.log_end_offset = w.end_offset;
+        st.tail = st.written_tail.clone();
+        st.generation += 1;
+        let g = st.generation;
+        st.rollbacks.push_back((g, w.end_offset));
+        if st.rollbacks.len() > limits::ROLLBACK_HISTORY_MAX {
+            st.rollbacks.pop_front();
+        }
+        (w.bytes, w.end_offset)
+    };
+    inner.shard.cache().remove_from(&inner.cache, from);
+    tracing::warn!(from, "disk full: discarded appends not yet written");
+    inner.changed.notify_all();
+    // A partial write may have left bytes past the written length; cut them
+    // so that recovery can never resurrect discarded batches.
+    file.set_len(written_bytes)
+        .await
+        .map_err(|e| StorageError::io("rollback truncate", e))?;
+    Ok(())
+}
+
+/// An unrecoverable write or sync error: the log stops accepting appends.
+fn fail(inner: &Rc<LogInner>, e: StorageError) {
+    tracing::error!(error = %e, "partition log failed");
+    let mut st = inner.state.borrow_mut();
+    if st.failed.is_none() {
+        st.failed = Some(Arc::new(e));
+    }
+    st.open_chunk = None;
+    drop(st);
+    inner.changed.notify_all();
+}

@@ -1,0 +1,3 @@
+//! The storage crate's integration tests (one binary, several modules).
+
+mod basic;
