@@ -9,6 +9,8 @@
 //! socket, a file or another shard's state.
 
 pub mod api;
+pub mod batch;
+pub mod codec;
 mod config;
 mod coordinator;
 pub mod error;
