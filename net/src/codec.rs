@@ -642,6 +642,16 @@ macro_rules! message {
             }
         }
 
+        #[cfg(test)]
+        impl $crate::testkit::Sample for $name {
+            fn sample(g: &mut $crate::testkit::Gen) -> Self {
+                g.enter();
+                let this = Self { $( $field: $crate::testkit::Sample::sample(g), )* };
+                g.leave();
+                this
+            }
+        }
+
         impl $crate::codec::Wire for $name {
             #[allow(unused_mut, unused_variables)]
             fn decode(

@@ -22,6 +22,11 @@ pub mod frame;
 pub mod limits;
 pub mod msg;
 
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
+
 pub use api::{
     ApiKey, ApiRequest, ApiResponse, ApiVersionRange, Request, Response, SUPPORTED_VERSIONS,
 };

@@ -20,13 +20,13 @@ message! {
         throttle_time_ms: i32 [1, 4] = 0,
         /// Features supported by the broker. Note: in v0-v3, features with MinSupportedVersion = 0
         /// are omitted.
-        supported_features: Vec<SupportedFeatureKey> [3, 4] = Default::default(),
+        supported_features: Vec<SupportedFeatureKey> [3, 4] tag 0 = Default::default(),
         /// The monotonically increasing epoch for the finalized features information. Valid values
         /// are >= 0. A value of -1 is special and represents unknown epoch.
         finalized_features_epoch: i64 [3, 4] tag 1 = -1,
         /// List of cluster-wide finalized features. The information is valid only if
         /// FinalizedFeaturesEpoch >= 0.
-        finalized_features: Vec<FinalizedFeatureKey> [3, 4] = Default::default(),
+        finalized_features: Vec<FinalizedFeatureKey> [3, 4] tag 2 = Default::default(),
         /// Set by a KRaft controller if the required configurations for ZK migration are present.
         zk_migration_ready: bool [3, 4] tag 3 = false,
     }

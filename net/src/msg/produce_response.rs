@@ -18,7 +18,7 @@ message! {
         throttle_time_ms: i32 [3, 11] = 0,
         /// Endpoints for all current-leaders enumerated in PartitionProduceResponses, with errors
         /// NOT_LEADER_OR_FOLLOWER.
-        node_endpoints: Vec<NodeEndpoint> [10, 11] = Default::default(),
+        node_endpoints: Vec<NodeEndpoint> [10, 11] tag 0 = Default::default(),
     }
 }
 
