@@ -20,6 +20,7 @@ impl DmaDirectory {
     pub async fn open(path: &Path) -> io::Result<Self> {
         let p = path.to_path_buf();
         blocking(move || std::fs::create_dir_all(&p)).await?;
+        probe_iopoll_once(path).await?;
         Ok(Self {
             path: path.to_path_buf(),
         })
@@ -28,6 +29,36 @@ impl DmaDirectory {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+thread_local!(static IOPOLL_PROBED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+
+/// glommio decides once per device and thread whether the device supports
+/// polled I/O, by reading the first block of the first DMA file opened. If
+/// that file is empty the read "succeeds" at end of file, glommio wrongly
+/// routes every later read to the polled ring, and each one fails with
+/// EOPNOTSUPP on devices without polling. So the first DMA file this thread
+/// opens is a one-page probe file with real data in it.
+async fn probe_iopoll_once(dir: &Path) -> io::Result<()> {
+    if IOPOLL_PROBED.with(|p| p.get()) {
+        return Ok(());
+    }
+    let probe = dir.join(".iopoll-probe");
+    let p = probe.clone();
+    blocking(move || std::fs::write(&p, vec![0u8; crate::limits::PAGE_BYTES])).await?;
+    let file = DmaFile::open(&probe).await.map_err(to_io)?;
+    let read = file
+        .read_at(0, crate::limits::PAGE_BYTES)
+        .await
+        .map(|r| r.len());
+    let _ = file.close().await;
+    blocking(move || std::fs::remove_file(probe)).await?;
+    if let Err(e) = read {
+        // Recorded by glommio as "no polling": what we wanted.
+        tracing::debug!(error = %e, "iopoll probe read failed");
+    }
+    IOPOLL_PROBED.with(|p| p.set(true));
+    Ok(())
 }
 
 async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {

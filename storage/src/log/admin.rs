@@ -280,10 +280,9 @@ impl Log {
             }
             let mut total: u64 = st.segments.iter().map(|s| s.size_bytes).sum();
             let mut n = 0;
-            for seg in &st.segments {
-                if !seg.sealed {
-                    break;
-                }
+            let deletable = st.segments.len() - 1;
+            for seg in &st.segments[..deletable] {
+                debug_assert!(seg.sealed);
                 let by_size = cfg.retention_bytes >= 0
                     && total - seg.size_bytes >= cfg.retention_bytes as u64;
                 let by_age = cfg.retention_ms >= 0

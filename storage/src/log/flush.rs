@@ -56,9 +56,13 @@ async fn next_chunk(log: &Weak<LogInner>, work: &Signal) -> Option<(Rc<LogInner>
                 Step::Exit
             } else if has_data {
                 let chunk = st.open_chunk.take().expect("checked");
+                assert_eq!(chunk.segment_base, st.active().base_offset);
                 st.in_flight_bytes = chunk.len - chunk.seed_len;
-                if !chunk.seal {
-                    st.tail = tail_of(&chunk);
+                st.tail = tail_of(&chunk);
+                if chunk.seal {
+                    // No append may reach this segment any more; they wait
+                    // until `seal_and_roll` has created the next one.
+                    st.active_mut().sealed = true;
                 }
                 Step::Take(chunk)
             } else if st.written != st.durable {
@@ -241,7 +245,6 @@ async fn seal_and_roll(inner: &Rc<LogInner>) -> Result<(), StorageError> {
         .await
         .map_err(|e| StorageError::io("segment seal", e))?;
     write_indexes(inner, base).await?;
-    inner.state.borrow_mut().active_mut().sealed = true;
     let name = file_name(next, FileKind::Segment);
     let new_file = inner
         .dir
@@ -288,6 +291,8 @@ async fn rollback(inner: &Rc<LogInner>, file: &dyn File) -> Result<(), StorageEr
         st.open_chunk = None;
         st.in_flight_bytes = 0;
         st.active_mut().cut(w.bytes, w.end_offset, w.max_timestamp);
+        // A discarded seal is requested again by the next append that needs it.
+        st.active_mut().sealed = false;
         st.log_end_offset = w.end_offset;
         st.tail = st.written_tail.clone();
         st.generation += 1;

@@ -20,7 +20,8 @@ pub(crate) struct Segment {
     pub max_timestamp: i64,
     pub max_timestamp_offset: i64,
     pub created: Instant,
-    /// Sealed segments are complete, synced, and their indexes are on disk.
+    /// No more appends go to a sealed segment. Once it is not the last
+    /// segment, it is also complete, synced, and its indexes are on disk.
     pub sealed: bool,
 }
 

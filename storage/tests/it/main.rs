@@ -1,3 +1,4 @@
 //! The storage crate's integration tests (one binary, several modules).
 
 mod basic;
+mod disk;
