@@ -21,6 +21,7 @@ pub mod error;
 pub mod frame;
 pub mod limits;
 pub mod msg;
+pub mod records;
 
 #[cfg(test)]
 mod testkit;
