@@ -471,7 +471,8 @@ mod tests {
     fn produced_batch_rules() {
         let good = two_record_batch().to_vec();
         let attrs = 21;
-        let cases: Vec<(Batch, fn(&RecordsError) -> bool)> = vec![
+        type Expect = fn(&RecordsError) -> bool;
+        let cases: Vec<(Batch, Expect)> = vec![
             (resealed(good.clone(), attrs, &5i16.to_be_bytes()), |e| {
                 matches!(e, RecordsError::UnknownCompression(5))
             }),
