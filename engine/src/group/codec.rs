@@ -16,6 +16,7 @@ use super::record::{CommittedOffset, GroupRecord, GroupSnapshot, MemberSnapshot}
     mismatched_lifetime_syntaxes
 )]
 #[path = "schema/group_log_generated.rs"]
+#[rustfmt::skip]
 mod generated;
 use generated::sluice::group as fb;
 

@@ -40,3 +40,18 @@ pub const RECORDS_PER_BATCH_MAX: usize = 1_000;
 /// Groups whose deadlines one tick processes. Bounds the latency of a tick;
 /// the rest are handled by the next tick, which is due at once.
 pub const EXPIRED_GROUPS_PER_TICK_MAX: usize = 1_024;
+
+/// Partitions of `__consumer_offsets`. Groups hash to a partition and the
+/// partition to a shard, so this number is part of the on-disk layout: a
+/// group would be looked for in the wrong partition if it changed. Sixteen
+/// spread groups over up to sixteen shards at a cost of sixteen small logs.
+pub const OFFSETS_TOPIC_PARTITIONS: i32 = 16;
+
+/// Longest sleep of a shard's group timer. Deadlines are checked at least
+/// this often, so a session or rebalance deadline fires at most this late;
+/// the cost is a handful of cheap wake-ups per second per shard.
+pub const TIMER_TICK_MAX_MS: u64 = 50;
+
+/// Bytes one replay read asks the log for. Large enough that a replay of
+/// millions of records is a few thousand reads, small enough to bound memory.
+pub const REPLAY_READ_BYTES: usize = 4 << 20;

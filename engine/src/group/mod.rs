@@ -17,7 +17,9 @@ pub mod error;
 pub mod limits;
 mod member;
 mod offsets;
+pub mod placement;
 pub mod record;
+pub mod service;
 mod state;
 
 #[cfg(test)]
@@ -27,4 +29,5 @@ pub use config::GroupConfig;
 pub use coordinator::Coordinator;
 pub use error::ErrorCode;
 pub use record::{GroupRecord, Ready};
+pub use service::{GroupService, LoadReport};
 pub use state::GroupState;

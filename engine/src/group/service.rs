@@ -1,0 +1,562 @@
+//! The groups one shard coordinates, on its executor: one [`Coordinator`]
+//! per owned `__consumer_offsets` partition, the partition's log, the
+//! requests waiting for deferred answers, loading at start-up and the timer.
+//!
+//! This is the only part of `group` that awaits: it drives the pure
+//! coordinator (call, then [`OffsetsPartition::drive`]: append the records,
+//! wait until durable, then deliver the answers).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
+use glommio::channels::local_channel::{self, LocalSender};
+use glommio::sync::Semaphore;
+use storage::{Log, LogConfig, ShardStorage};
+
+use super::api::*;
+use super::batch;
+use super::config::GroupConfig;
+use super::coordinator::Coordinator;
+use super::error::ErrorCode;
+use super::limits;
+use super::placement::{offsets_partition_for, OFFSETS_TOPIC};
+
+/// Wall-clock milliseconds: commit timestamps and retention survive restarts,
+/// so the coordinator runs on wall time, as Kafka's does.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What loading one shard's partitions found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub partitions: usize,
+    pub records: u64,
+    pub groups: usize,
+    /// Batches that could not be decoded and were skipped.
+    pub corrupt_batches: u64,
+    pub elapsed_ms: u64,
+}
+
+pub struct OffsetsPartition {
+    pub index: i32,
+    coordinator: RefCell<Coordinator>,
+    log: RefCell<Option<Log>>,
+    /// Appends of this partition go to the log in the order the coordinator
+    /// produced them: a later commit of a partition must replay after an
+    /// earlier one.
+    append_order: Semaphore,
+    waiters: RefCell<HashMap<RequestId, LocalSender<ReplyBody>>>,
+    next_request: Cell<RequestId>,
+}
+
+impl OffsetsPartition {
+    fn new(index: i32, config: GroupConfig, nonce: u64) -> Self {
+        Self {
+            index,
+            coordinator: RefCell::new(Coordinator::new(config, nonce)),
+            log: RefCell::new(None),
+            append_order: Semaphore::new(1),
+            waiters: RefCell::new(HashMap::new()),
+            next_request: Cell::new(0),
+        }
+    }
+
+    /// Runs `call` on the coordinator with a fresh request token and waits for
+    /// the deferred answer.
+    async fn deferred(&self, call: impl FnOnce(&mut Coordinator, RequestId)) -> Option<ReplyBody> {
+        let request = self.next_request.get() + 1;
+        self.next_request.set(request);
+        let (sender, receiver) = local_channel::new_bounded(1);
+        self.waiters.borrow_mut().insert(request, sender);
+        call(&mut self.coordinator.borrow_mut(), request);
+        self.drive().await;
+        receiver.recv().await
+    }
+
+    /// Makes the coordinator's output durable, then delivers its answers.
+    /// Returns false if the records could not be written (the answers then
+    /// carry errors).
+    async fn drive(&self) -> bool {
+        let mut ready = self.coordinator.borrow_mut().take_ready();
+        let mut ok = true;
+        if !ready.records.is_empty() {
+            if let Err(error) = self.persist(&ready.records).await {
+                tracing::error!(partition = self.index, %error, "cannot write to {OFFSETS_TOPIC}");
+                ready.fail_replies(ErrorCode::CoordinatorNotAvailable);
+                ok = false;
+            }
+        }
+        let mut waiters = self.waiters.borrow_mut();
+        for reply in ready.replies {
+            if let Some(sender) = waiters.remove(&reply.request) {
+                // The requester may be gone (connection closed); that is fine.
+                let _ = sender.try_send(reply.body);
+            }
+        }
+        ok
+    }
+
+    async fn persist(&self, records: &[super::record::GroupRecord]) -> Result<(), String> {
+        let log = self
+            .log
+            .borrow()
+            .clone()
+            .ok_or_else(|| "log not open".to_string())?;
+        let batches = batch::encode_batches(records, now_ms() as i64);
+        let last = {
+            let _turn = self
+                .append_order
+                .acquire_permit(1)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut last = None;
+            for bytes in batches {
+                let info = log
+                    .append(BytesMut::from(&bytes[..]), 0)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                last = Some(info);
+            }
+            last
+        };
+        match last {
+            Some(info) => log.wait_durable(&info).await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens the partition's log and replays it into the coordinator.
+    async fn load(
+        &self,
+        data_dir: &Path,
+        log_config: LogConfig,
+        storage: &Rc<ShardStorage>,
+        report: &mut LoadReport,
+    ) -> Result<(), String> {
+        let path = data_dir.join(format!("{OFFSETS_TOPIC}-{}", self.index));
+        let (log, _recovery) = Log::open(&path, log_config, storage)
+            .await
+            .map_err(|e| format!("open {}: {e}", path.display()))?;
+        let mut offset = log.log_start_offset();
+        let end = log.high_watermark();
+        while offset < end {
+            let read = log
+                .read(offset, limits::REPLAY_READ_BYTES)
+                .await
+                .map_err(|e| format!("replay {} at {offset}: {e}", path.display()))?;
+            if read.batches.is_empty() {
+                break;
+            }
+            let mut coordinator = self.coordinator.borrow_mut();
+            for chunk in &read.batches {
+                let mut rest = &chunk[..];
+                while !rest.is_empty() {
+                    let (header, one, after) = storage::batch::split_batch(rest)
+                        .map_err(|e| format!("replay {} at {offset}: {e}", path.display()))?;
+                    rest = after;
+                    offset = header.last_offset() + 1;
+                    match batch::decode_batch(one) {
+                        Ok(records) => {
+                            report.records += records.len() as u64;
+                            for record in records {
+                                coordinator.replay(record);
+                            }
+                        }
+                        Err(error) => {
+                            // A batch we cannot read loses the commits in it,
+                            // not the coordinator: later batches still apply.
+                            tracing::error!(partition = self.index, base_offset = header.base_offset, %error, "skipping unreadable group batch");
+                            report.corrupt_batches += 1;
+                        }
+                    }
+                }
+            }
+        }
+        *self.log.borrow_mut() = Some(log);
+        let mut coordinator = self.coordinator.borrow_mut();
+        coordinator.finish_loading(now_ms());
+        report.groups += coordinator.group_count();
+        Ok(())
+    }
+}
+
+/// The group side of one shard.
+pub struct GroupService {
+    partitions: HashMap<i32, Rc<OffsetsPartition>>,
+}
+
+impl GroupService {
+    /// A service for the `__consumer_offsets` partitions in `owned`, all
+    /// loading (requests get COORDINATOR_LOAD_IN_PROGRESS until
+    /// [`GroupService::load`] has replayed them). `nonce` must differ between
+    /// broker starts and between shards (member ids embed it).
+    pub fn new(config: &GroupConfig, owned: impl IntoIterator<Item = i32>, nonce: u64) -> Self {
+        let partitions = owned
+            .into_iter()
+            .map(|index| {
+                let partition_nonce = nonce ^ ((index as u64) << 48);
+                (
+                    index,
+                    Rc::new(OffsetsPartition::new(
+                        index,
+                        config.clone(),
+                        partition_nonce,
+                    )),
+                )
+            })
+            .collect();
+        Self { partitions }
+    }
+
+    /// Opens and replays every owned partition's log under
+    /// `data_dir/__consumer_offsets-N`.
+    pub async fn load(
+        &self,
+        data_dir: &Path,
+        log_config: LogConfig,
+        storage: &Rc<ShardStorage>,
+    ) -> Result<LoadReport, String> {
+        let started = Instant::now();
+        let mut report = LoadReport::default();
+        let mut indexes: Vec<i32> = self.partitions.keys().copied().collect();
+        indexes.sort_unstable();
+        for index in indexes {
+            self.partitions[&index]
+                .load(data_dir, log_config.clone(), storage, &mut report)
+                .await?;
+            report.partitions += 1;
+        }
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+
+    /// Syncs and closes the logs (shutdown).
+    pub async fn close(&self) -> Result<(), String> {
+        for partition in self.partitions.values() {
+            let log = partition.log.borrow_mut().take();
+            if let Some(log) = log {
+                log.close().await.map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn partition(&self, group_id: &str) -> Option<&Rc<OffsetsPartition>> {
+        self.partitions.get(&offsets_partition_for(group_id))
+    }
+
+    pub async fn join(&self, join: JoinRequest) -> JoinResponse {
+        let member_id = join.member_id.clone();
+        let Some(p) = self.partition(&join.group_id) else {
+            return JoinResponse::error(ErrorCode::NotCoordinator, &member_id);
+        };
+        let now = now_ms();
+        match p
+            .deferred(|c, request| c.join_group(request, join, now))
+            .await
+        {
+            Some(ReplyBody::Join(response)) => response,
+            _ => JoinResponse::error(ErrorCode::CoordinatorNotAvailable, &member_id),
+        }
+    }
+
+    pub async fn sync(&self, sync: SyncRequest) -> SyncResponse {
+        let Some(p) = self.partition(&sync.group_id) else {
+            return SyncResponse::error(ErrorCode::NotCoordinator);
+        };
+        let now = now_ms();
+        match p
+            .deferred(|c, request| c.sync_group(request, sync, now))
+            .await
+        {
+            Some(ReplyBody::Sync(response)) => response,
+            _ => SyncResponse::error(ErrorCode::CoordinatorNotAvailable),
+        }
+    }
+
+    pub async fn heartbeat(&self, heartbeat: HeartbeatRequest) -> ErrorCode {
+        let Some(p) = self.partition(&heartbeat.group_id) else {
+            return ErrorCode::NotCoordinator;
+        };
+        let error = p.coordinator.borrow_mut().heartbeat(&heartbeat, now_ms());
+        p.drive().await;
+        error
+    }
+
+    pub async fn leave(&self, leave: LeaveRequest) -> LeaveResponse {
+        let Some(p) = self.partition(&leave.group_id) else {
+            return LeaveResponse {
+                error: ErrorCode::NotCoordinator,
+                members: Vec::new(),
+            };
+        };
+        let response = p.coordinator.borrow_mut().leave_group(leave, now_ms());
+        p.drive().await;
+        response
+    }
+
+    pub async fn offset_commit(&self, commit: OffsetCommitRequest) -> OffsetCommitResponse {
+        let Some(p) = self.partition(&commit.group_id) else {
+            return OffsetCommitResponse::all(&commit, ErrorCode::NotCoordinator);
+        };
+        let response = p.coordinator.borrow_mut().offset_commit(&commit, now_ms());
+        if p.drive().await {
+            response
+        } else {
+            OffsetCommitResponse::all(&commit, ErrorCode::CoordinatorNotAvailable)
+        }
+    }
+
+    pub fn offset_fetch(&self, fetch: OffsetFetchRequest) -> OffsetFetchResponse {
+        match self.partition(&fetch.group_id) {
+            Some(p) => p.coordinator.borrow().offset_fetch(&fetch),
+            None => OffsetFetchResponse {
+                error: ErrorCode::NotCoordinator,
+                topics: Vec::new(),
+            },
+        }
+    }
+
+    pub fn describe(&self, group_id: String) -> DescribedGroup {
+        match self.partition(&group_id) {
+            Some(p) => p
+                .coordinator
+                .borrow()
+                .describe_groups(std::slice::from_ref(&group_id))
+                .pop()
+                .expect("one answer per group"),
+            None => DescribedGroup {
+                error: ErrorCode::NotCoordinator,
+                group_id,
+                state: "Dead",
+                protocol_type: String::new(),
+                protocol_name: String::new(),
+                members: Vec::new(),
+            },
+        }
+    }
+
+    /// Every group of this shard (ListGroups is answered by all shards).
+    pub fn list(&self, states: &[String], types: &[String]) -> (ErrorCode, Vec<ListedGroup>) {
+        let mut error = ErrorCode::None;
+        let mut all = Vec::new();
+        for p in self.partitions.values() {
+            match p.coordinator.borrow().list_groups(states, types) {
+                Ok(groups) => all.extend(groups),
+                Err(e) => error = e,
+            }
+        }
+        all.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        (error, all)
+    }
+
+    pub async fn delete(&self, group_id: String) -> ErrorCode {
+        let Some(p) = self.partition(&group_id) else {
+            return ErrorCode::NotCoordinator;
+        };
+        let result = p
+            .coordinator
+            .borrow_mut()
+            .delete_groups(std::slice::from_ref(&group_id), now_ms());
+        if !p.drive().await {
+            return ErrorCode::CoordinatorNotAvailable;
+        }
+        result[0].1
+    }
+
+    /// Fires the coordinators' deadlines until the executor stops; spawn it
+    /// once per shard after [`GroupService::load`] started.
+    pub async fn run_timers(self: Rc<Self>) {
+        loop {
+            let now = now_ms();
+            let next = self
+                .partitions
+                .values()
+                .filter_map(|p| p.coordinator.borrow().next_deadline_ms())
+                .min();
+            let sleep_ms = next
+                .map(|deadline| deadline.saturating_sub(now))
+                .unwrap_or(limits::TIMER_TICK_MAX_MS)
+                .clamp(1, limits::TIMER_TICK_MAX_MS);
+            glommio::timer::sleep(Duration::from_millis(sleep_ms)).await;
+            let now = now_ms();
+            for p in self.partitions.values() {
+                let due = p
+                    .coordinator
+                    .borrow()
+                    .next_deadline_ms()
+                    .is_some_and(|deadline| deadline <= now);
+                if due {
+                    p.coordinator.borrow_mut().on_tick(now);
+                    p.drive().await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use storage::ShardStorageConfig;
+
+    use super::*;
+
+    fn run<F: std::future::Future<Output = ()> + 'static>(f: impl FnOnce() -> F + Send + 'static) {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(move || async move { f().await })
+            .expect("executor")
+            .join()
+            .expect("executor finished");
+    }
+
+    fn join_request(member_id: &str) -> JoinRequest {
+        JoinRequest {
+            group_id: "service-group".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            member_id: member_id.into(),
+            group_instance_id: None,
+            protocol_type: "consumer".into(),
+            protocols: vec![Protocol {
+                name: "range".into(),
+                metadata: Bytes::from_static(b"sub"),
+            }],
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            require_known_member_id: false,
+        }
+    }
+
+    /// A group settles and commits through real logs; a second service over
+    /// the same directory replays both, as a restarted broker would.
+    #[test]
+    fn commits_and_groups_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        run(move || async move {
+            let config = GroupConfig {
+                initial_rebalance_delay_ms: 0,
+                ..GroupConfig::default()
+            };
+            let storage = ShardStorage::new(ShardStorageConfig::default());
+            let all = 0..limits::OFFSETS_TOPIC_PARTITIONS;
+            let service = GroupService::new(&config, all.clone(), 1);
+            let loading = service.heartbeat(HeartbeatRequest {
+                group_id: "service-group".into(),
+                generation_id: 0,
+                member_id: "m".into(),
+                group_instance_id: None,
+            });
+            assert_eq!(loading.await, ErrorCode::CoordinatorLoadInProgress);
+            let report = service
+                .load(&path, LogConfig::default(), &storage)
+                .await
+                .unwrap();
+            assert_eq!(
+                (report.partitions, report.records, report.groups),
+                (16, 0, 0)
+            );
+
+            let joined = service.join(join_request("")).await;
+            assert_eq!(joined.error, ErrorCode::None);
+            let synced = service
+                .sync(SyncRequest {
+                    group_id: "service-group".into(),
+                    generation_id: joined.generation_id,
+                    member_id: joined.member_id.clone(),
+                    group_instance_id: None,
+                    protocol_type: None,
+                    protocol_name: None,
+                    assignments: vec![(joined.member_id.clone(), Bytes::from_static(b"p0"))],
+                })
+                .await;
+            assert_eq!(synced.assignment, Bytes::from_static(b"p0"));
+            for offset in [10, 20, 30] {
+                let committed = service
+                    .offset_commit(OffsetCommitRequest {
+                        group_id: "service-group".into(),
+                        generation_id: joined.generation_id,
+                        member_id: joined.member_id.clone(),
+                        group_instance_id: None,
+                        retention_time_ms: -1,
+                        topics: vec![CommitTopic {
+                            name: "t".into(),
+                            partitions: vec![CommitPartition {
+                                partition: 0,
+                                offset,
+                                leader_epoch: -1,
+                                metadata: None,
+                            }],
+                        }],
+                    })
+                    .await;
+                assert_eq!(committed.topics[0].partitions[0].1, ErrorCode::None);
+            }
+            service.close().await.unwrap();
+
+            let restarted = GroupService::new(&config, all, 2);
+            let report = restarted
+                .load(&path, LogConfig::default(), &storage)
+                .await
+                .unwrap();
+            assert_eq!(
+                (report.records, report.groups, report.corrupt_batches),
+                (4, 1, 0)
+            );
+            let fetched = restarted.offset_fetch(OffsetFetchRequest {
+                group_id: "service-group".into(),
+                topics: Some(vec![("t".into(), vec![0])]),
+            });
+            assert_eq!(fetched.topics[0].partitions[0].offset, 30);
+            let described = restarted.describe("service-group".into());
+            assert_eq!(described.state, "Stable");
+            assert_eq!(described.members[0].assignment, Bytes::from_static(b"p0"));
+            restarted.close().await.unwrap();
+        });
+    }
+
+    #[test]
+    fn the_timer_expires_a_silent_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        run(move || async move {
+            let config = GroupConfig {
+                initial_rebalance_delay_ms: 0,
+                session_timeout_min_ms: 100,
+                ..GroupConfig::default()
+            };
+            let storage = ShardStorage::new(ShardStorageConfig::default());
+            let service = Rc::new(GroupService::new(
+                &config,
+                0..limits::OFFSETS_TOPIC_PARTITIONS,
+                3,
+            ));
+            service
+                .load(&path, LogConfig::default(), &storage)
+                .await
+                .unwrap();
+            let timers = glommio::spawn_local(service.clone().run_timers()).detach();
+            let mut join = join_request("");
+            join.session_timeout_ms = 200;
+            let joined = service.join(join).await;
+            assert_eq!(joined.error, ErrorCode::None);
+            glommio::timer::sleep(Duration::from_millis(400)).await;
+            let described = service.describe("service-group".into());
+            assert_eq!(
+                described.state, "Empty",
+                "the member expired: {described:?}"
+            );
+            timers.cancel();
+            service.close().await.unwrap();
+        });
+    }
+}
