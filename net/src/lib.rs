@@ -16,6 +16,7 @@
 //! [`frame::decode_response`] (client); [`records`] for batches.
 
 pub mod api;
+pub mod client;
 pub mod codec;
 pub mod error;
 pub mod frame;

@@ -55,7 +55,11 @@ impl Shared {
     fn error(&self) -> ClientError {
         ClientError::Connection {
             addr: self.addr,
-            reason: self.broken.borrow().clone().unwrap_or_else(|| "closed".into()),
+            reason: self
+                .broken
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| "closed".into()),
         }
     }
 }
@@ -77,11 +81,16 @@ impl Connection {
     /// v0 as brokers that reject v3 answer).
     pub async fn connect(addr: SocketAddr, in_flight_max: usize) -> ClientResult<Rc<Connection>> {
         assert!((1..=limits::IN_FLIGHT_REQUESTS_MAX).contains(&in_flight_max));
-        let connect_err = |reason: String| ClientError::Connect { addr: addr.to_string(), reason };
+        let connect_err = |reason: String| ClientError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
         let stream = TcpStream::connect_timeout(addr, limits::CONNECT_TIMEOUT)
             .await
             .map_err(|e| connect_err(e.to_string()))?;
-        stream.set_nodelay(true).map_err(|e| connect_err(e.to_string()))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| connect_err(e.to_string()))?;
         let (reader, writer) = futures_lite::io::split(stream);
         let shared = Rc::new(Shared {
             addr,
@@ -103,7 +112,9 @@ impl Connection {
             client_software_name: "sluice-client".into(),
             client_software_version: env!("CARGO_PKG_VERSION").into(),
         };
-        let (reply, _) = conn.request_with_version(&request, 3, Duration::ZERO).await?;
+        let (reply, _) = conn
+            .request_with_version(&request, 3, Duration::ZERO)
+            .await?;
         let reply: ApiVersionsResponse = reply;
         for theirs in &reply.api_keys {
             if let Some(key) = ApiKey::from_code(theirs.api_key) {
@@ -143,7 +154,11 @@ impl Connection {
     /// timeout for requests the broker may hold (long-poll fetches). Returns
     /// the response and the time from the request's write to the response's
     /// read.
-    pub async fn request<R: ApiRequest>(&self, body: &R, extra_wait: Duration) -> ClientResult<(R::Response, Duration)> {
+    pub async fn request<R: ApiRequest>(
+        &self,
+        body: &R,
+        extra_wait: Duration,
+    ) -> ClientResult<(R::Response, Duration)> {
         let version = self.version(R::API_KEY)?;
         self.request_with_version(body, version, extra_wait).await
     }
@@ -154,7 +169,11 @@ impl Connection {
         version: i16,
         extra_wait: Duration,
     ) -> ClientResult<(R::Response, Duration)> {
-        let _slot = self.in_flight.acquire_permit(1).await.map_err(|_| self.shared.error())?;
+        let _slot = self
+            .in_flight
+            .acquire_permit(1)
+            .await
+            .map_err(|_| self.shared.error())?;
         let (tx, rx) = local_channel::new_bounded(1);
         let written_at = self.write(body, version, Some(tx)).await?;
         let timeout = limits::REQUEST_TIMEOUT + extra_wait;
@@ -165,7 +184,8 @@ impl Connection {
             Err(_) => {
                 // The response may still arrive and would then answer the
                 // wrong request: the connection cannot be trusted any more.
-                self.shared.break_with(format!("{:?} timed out", R::API_KEY));
+                self.shared
+                    .break_with(format!("{:?} timed out", R::API_KEY));
                 return Err(ClientError::Timeout {
                     addr: self.shared.addr,
                     api: R::API_KEY,
@@ -175,8 +195,13 @@ impl Connection {
         };
         let (_, response) = decode_response::<R::Response>(frame, version).map_err(|e| {
             let reason = e.to_string();
-            self.shared.break_with(format!("undecodable {:?} response: {reason}", R::API_KEY));
-            ClientError::Decode { addr: self.shared.addr, api: R::API_KEY, reason }
+            self.shared
+                .break_with(format!("undecodable {:?} response: {reason}", R::API_KEY));
+            ClientError::Decode {
+                addr: self.shared.addr,
+                api: R::API_KEY,
+                reason,
+            }
         })?;
         Ok((response, read_at.saturating_duration_since(written_at)))
     }
@@ -187,14 +212,26 @@ impl Connection {
         self.write(body, version, None).await.map(|_| ())
     }
 
-    async fn write<R: ApiRequest>(&self, body: &R, version: i16, reply: Option<LocalSender<Reply>>) -> ClientResult<Instant> {
-        let _lock = self.write_lock.acquire_permit(1).await.map_err(|_| self.shared.error())?;
+    async fn write<R: ApiRequest>(
+        &self,
+        body: &R,
+        version: i16,
+        reply: Option<LocalSender<Reply>>,
+    ) -> ClientResult<Instant> {
+        let _lock = self
+            .write_lock
+            .acquire_permit(1)
+            .await
+            .map_err(|_| self.shared.error())?;
         if self.is_broken() {
             return Err(self.shared.error());
         }
         let correlation_id = self.next_correlation_id.get();
         self.next_correlation_id.set(correlation_id.wrapping_add(1));
-        let frame = encode_request(&RequestHeader::new(R::API_KEY, version, correlation_id), body);
+        let frame = encode_request(
+            &RequestHeader::new(R::API_KEY, version, correlation_id),
+            body,
+        );
         // One contiguous write per frame: with TCP_NODELAY, writing the
         // chunks one by one would put each in its own packet.
         let mut buf = self.write_buf.take();
@@ -203,9 +240,15 @@ impl Connection {
             buf.extend_from_slice(chunk);
         }
         if let Some(reply) = reply {
-            self.shared.pending.borrow_mut().push_back(Pending { correlation_id, reply });
+            self.shared.pending.borrow_mut().push_back(Pending {
+                correlation_id,
+                reply,
+            });
         }
-        let mut writer = self.writer.take().expect("the write lock guards the writer");
+        let mut writer = self
+            .writer
+            .take()
+            .expect("the write lock guards the writer");
         let written_at = Instant::now();
         let result = writer.write_all(&buf).await;
         self.writer.replace(Some(writer));
@@ -234,9 +277,14 @@ async fn read_loop(mut reader: ReadHalf<TcpStream>, shared: Rc<Shared>) {
                         shared.break_with("response to no request".into());
                         return;
                     };
-                    let got = frame.get(..4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                    let got = frame
+                        .get(..4)
+                        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                     if got != Some(p.correlation_id) {
-                        shared.break_with(format!("response correlation id {got:?}, expected {}", p.correlation_id));
+                        shared.break_with(format!(
+                            "response correlation id {got:?}, expected {}",
+                            p.correlation_id
+                        ));
                         return;
                     }
                     // The requester may have given up (timeout); ignore.

@@ -12,11 +12,24 @@ pub enum ClientError {
     #[error("connection to {addr} failed: {reason}")]
     Connection { addr: SocketAddr, reason: String },
     #[error("no response to {api:?} from {addr} within {timeout_ms} ms")]
-    Timeout { addr: SocketAddr, api: ApiKey, timeout_ms: u64 },
+    Timeout {
+        addr: SocketAddr,
+        api: ApiKey,
+        timeout_ms: u64,
+    },
     #[error("malformed {api:?} response from {addr}: {reason}")]
-    Decode { addr: SocketAddr, api: ApiKey, reason: String },
+    Decode {
+        addr: SocketAddr,
+        api: ApiKey,
+        reason: String,
+    },
     #[error("broker {addr} does not support {api:?} (needs a version in {ours_min}..={ours_max})")]
-    Unsupported { addr: SocketAddr, api: ApiKey, ours_min: i16, ours_max: i16 },
+    Unsupported {
+        addr: SocketAddr,
+        api: ApiKey,
+        ours_min: i16,
+        ours_max: i16,
+    },
     #[error("{context}: broker error {code}")]
     Broker { context: String, code: ErrorCode },
     #[error("topic {0} has no partition {1} in the broker's metadata")]
@@ -35,7 +48,9 @@ impl ClientError {
     pub fn is_retriable(&self) -> bool {
         match self {
             ClientError::Broker { code, .. } => code.is_retriable(),
-            ClientError::Connection { .. } | ClientError::Timeout { .. } | ClientError::NoLeader { .. } => true,
+            ClientError::Connection { .. }
+            | ClientError::Timeout { .. }
+            | ClientError::NoLeader { .. } => true,
             _ => false,
         }
     }
