@@ -140,11 +140,14 @@ async fn run_shard(
         placement,
         mesh: mesh.clone(),
         shutdown: shutdown.clone(),
+        next_producer_id: std::cell::Cell::new(catalogue.producer_id_reserved_end),
         catalogue: std::cell::RefCell::new(catalogue),
         request_memory,
         connections: std::cell::Cell::new(0),
         stopping: std::cell::Cell::new(false),
         partitions: Default::default(),
+        stop_signal: Default::default(),
+        catalogue_lock: glommio::sync::Semaphore::new(1),
     });
     let servers: Vec<_> = receivers
         .into_iter()
@@ -173,6 +176,7 @@ async fn run_shard(
         "step 3/4: storage recovered"
     );
     shutdown.barrier(Phase::Recovered).await;
+    let retention = glommio::spawn_local(crate::partition::retention_loop(shard.clone()));
 
     // Step 4: listeners.
     let listener = match bind(config.listen) {
@@ -216,6 +220,7 @@ async fn run_shard(
     }
     shutdown.barrier(Phase::Drained).await;
 
+    retention.cancel().await;
     tracing::info!(shard = shard_id, "shutdown 2/3: syncing and closing logs");
     let close_result = crate::partition::close_all(&shard).await;
     shutdown.barrier(Phase::Closed).await;

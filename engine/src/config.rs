@@ -585,7 +585,10 @@ mod tests {
     #[test]
     fn defaults_match_the_readme() {
         let config = load("").unwrap();
-        assert_eq!(config.listen, "127.0.0.1:9092".parse().unwrap());
+        assert_eq!(
+            config.listen,
+            "127.0.0.1:9092".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(
             (config.advertise_host.as_str(), config.advertise_port),
             ("127.0.0.1", 9092)

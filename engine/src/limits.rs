@@ -62,3 +62,11 @@ pub const PRODUCERS_PER_PARTITION_MAX: usize = 10_000;
 pub const SHUTDOWN_POLL_MS: u64 = 50;
 /// How long shutdown waits for in-flight requests before closing anyway.
 pub const SHUTDOWN_DRAIN_MS: u64 = 10_000;
+
+/// Bytes read per step when rebuilding producer state from the log at start-up.
+pub const PRODUCER_STATE_READ_BYTES: usize = 4 << 20;
+/// Batches in one partition entry of a Produce request. Clients send one;
+/// the bound keeps the per-request header vector small.
+pub const BATCHES_PER_PRODUCE_PARTITION_MAX: usize = 1024;
+/// How often each shard applies retention to its partitions.
+pub const RETENTION_CHECK_MS: u64 = 60_000;

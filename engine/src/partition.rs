@@ -1,46 +1,448 @@
-//! The partitions a shard owns: each one's log, idempotent-producer state and
-//! new-data notification. (Storage wiring lands with the storage crate's log.)
+//! The partitions a shard owns: each one's storage log and idempotent-producer
+//! state, and the operations the request handlers run on the owner shard
+//! (append with sequence checks, read, lookups). Only the owner shard ever
+//! touches a `Partition`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::rc::Rc;
 
+use bytes::{Bytes, BytesMut};
+use net::ErrorCode;
+use storage::batch::{split_batch, BatchHeader};
+use storage::{Log, LogConfig, StorageError};
+
+use crate::catalogue::TopicMeta;
+use crate::config::{Config, FsyncPolicy};
+use crate::producer::{last_sequence, BatchRecord, ProducerTable, SequenceCheck, NO_PRODUCER_ID};
 use crate::shard::Shard;
 
 /// A topic-partition name as used for lookups on a shard.
 pub type TopicPartition = (String, i32);
 
+/// The leader epoch stamped into batches. A single node never changes
+/// leader; Raft terms take this place later.
+pub const LEADER_EPOCH: i32 = 0;
+
 pub struct Partition {
     pub topic: String,
     pub index: i32,
+    pub log: Log,
+    producers: RefCell<ProducerTable>,
+    /// Held from the sequence check until the log has assigned offsets, so
+    /// that pipelined batches of one producer are checked in order against
+    /// state that includes their predecessors. Not held while waiting for
+    /// durability, so group commit still gathers many appends per sync.
+    append_gate: glommio::sync::Semaphore,
 }
 
-/// The partitions one shard owns.
+/// The partitions one shard owns, plus the shard's storage context.
 #[derive(Default)]
 pub struct Partitions {
     pub map: RefCell<HashMap<TopicPartition, Rc<Partition>>>,
+    storage: RefCell<Option<Rc<storage::ShardStorage>>>,
 }
 
-/// Opens (and recovers) every partition in the catalogue this shard owns.
-pub async fn open_owned(shard: &Rc<Shard>) -> Result<usize, String> {
-    let owned: Vec<TopicPartition> = {
+impl Partitions {
+    pub fn get(&self, topic: &str, index: i32) -> Option<Rc<Partition>> {
+        // Keyed by owned strings; a lookup allocates one small String, which
+        // keeps the map simple and is noise next to the I/O it precedes.
+        self.map.borrow().get(&(topic.to_string(), index)).cloned()
+    }
+}
+
+/// The successful outcome of a produce to one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub base_offset: i64,
+    pub log_start_offset: i64,
+}
+
+/// Where a partition's files live: `DATA_DIR/logs/TOPIC-PARTITION`.
+pub fn partition_dir(data_dir: &std::path::Path, topic: &str, index: i32) -> PathBuf {
+    data_dir.join("logs").join(format!("{topic}-{index}"))
+}
+
+/// The storage settings of one topic: broker defaults with the topic's
+/// overrides applied.
+pub fn log_config(config: &Config, meta: &TopicMeta) -> LogConfig {
+    let get = |key: &str| meta.configs.get(key).and_then(|v| v.parse::<i64>().ok());
+    LogConfig {
+        segment_bytes_max: get("segment.bytes").map_or(config.log.segment_bytes, |v| v as u64),
+        segment_age_ms: get("segment.ms").map_or(config.log.segment_ms, |v| v as u64),
+        fsync: match config.log.fsync {
+            FsyncPolicy::Always => storage::FsyncPolicy::Always,
+            FsyncPolicy::Interval => storage::FsyncPolicy::Interval {
+                ms: config.log.fsync_interval_ms,
+                bytes: config.log.fsync_bytes,
+            },
+        },
+        retention_bytes: get("retention.bytes").unwrap_or(config.log.retention_bytes),
+        retention_ms: get("retention.ms").unwrap_or(config.log.retention_ms),
+        ..LogConfig::default()
+    }
+}
+
+/// Maps a storage error to the Kafka error a client understands.
+pub fn storage_error_code(e: &StorageError) -> ErrorCode {
+    match e {
+        StorageError::Corrupt(_) => ErrorCode::CorruptMessage,
+        StorageError::BatchTooLarge { .. } => ErrorCode::MessageTooLarge,
+        StorageError::EmptyAppend => ErrorCode::CorruptMessage,
+        StorageError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        StorageError::Closed => ErrorCode::NotLeaderOrFollower,
+        StorageError::DiskFull
+        | StorageError::Io { .. }
+        | StorageError::Failed(_)
+        | StorageError::CorruptOnDisk { .. } => ErrorCode::KafkaStorageError,
+        StorageError::NotBatchBoundary(_) | StorageError::InvalidConfig(_) => {
+            ErrorCode::UnknownServerError
+        }
+    }
+}
+
+impl Partition {
+    /// Opens the log (running recovery) and rebuilds the producer state from
+    /// the batch headers it holds.
+    pub async fn open(
+        shard: &Shard,
+        topic: &str,
+        index: i32,
+        meta: &TopicMeta,
+    ) -> Result<Rc<Self>, StorageError> {
+        let storage = shard
+            .partitions
+            .storage
+            .borrow()
+            .clone()
+            .expect("storage context initialised");
+        let dir = partition_dir(&shard.config.data_dir, topic, index);
+        let (log, report) = Log::open(&dir, log_config(&shard.config, meta), &storage).await?;
+        if let Some(torn) = &report.torn_tail {
+            tracing::warn!(topic, partition = index, ?torn, "recovery cut a torn tail");
+        }
+        tracing::debug!(topic, partition = index, ?report, "partition recovered");
+        let partition = Rc::new(Self {
+            topic: topic.to_string(),
+            index,
+            log,
+            producers: RefCell::new(ProducerTable::default()),
+            append_gate: glommio::sync::Semaphore::new(1),
+        });
+        partition.rebuild_producer_state().await?;
+        Ok(partition)
+    }
+
+    /// Replays the headers of every readable batch into the producer table.
+    async fn rebuild_producer_state(&self) -> Result<(), StorageError> {
+        let mut offset = self.log.log_start_offset();
+        let end = self.log.high_watermark();
+        while offset < end {
+            let read = self
+                .log
+                .read(offset, crate::limits::PRODUCER_STATE_READ_BYTES)
+                .await?;
+            if read.batches.is_empty() {
+                break;
+            }
+            let mut table = self.producers.borrow_mut();
+            for chunk in &read.batches {
+                for header in headers(chunk) {
+                    if header.producer_id != NO_PRODUCER_ID && header.record_count > 0 {
+                        table.record(
+                            header.producer_id,
+                            header.producer_epoch,
+                            BatchRecord {
+                                first_sequence: header.base_sequence,
+                                last_sequence: last_sequence(
+                                    header.base_sequence,
+                                    header.record_count,
+                                ),
+                                base_offset: header.base_offset,
+                                last_offset: header.last_offset(),
+                            },
+                        );
+                    }
+                    offset = offset.max(header.last_offset() + 1);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the batches of one Produce partition entry. With `durable`,
+    /// returns only once they are acknowledged under the fsync policy.
+    pub async fn produce(
+        &self,
+        records: Bytes,
+        durable: bool,
+        batch_bytes_max: usize,
+    ) -> Result<Appended, ErrorCode> {
+        let headers = match check_batches(&records, batch_bytes_max) {
+            Ok(h) => h,
+            Err(code) => return Err(code),
+        };
+        // Idempotence is decided on the first batch; clients send one batch
+        // per partition, and the rest must continue its sequence.
+        let first = headers[0];
+        let idempotent = first.producer_id != NO_PRODUCER_ID;
+        let gate = self
+            .append_gate
+            .acquire_permit(1)
+            .await
+            .map_err(|_| ErrorCode::NotLeaderOrFollower)?;
+        if idempotent {
+            let last = headers[headers.len() - 1];
+            let decision = check_chain(&headers).map(|()| {
+                self.producers.borrow().check(
+                    first.producer_id,
+                    first.producer_epoch,
+                    first.base_sequence,
+                    last_sequence(last.base_sequence, last.record_count),
+                )
+            })?;
+            match decision {
+                SequenceCheck::Append => {}
+                SequenceCheck::Duplicate {
+                    base_offset,
+                    last_offset,
+                } => {
+                    drop(gate);
+                    // A retry: answer with the original offsets, once they
+                    // are durable.
+                    if durable {
+                        self.wait_acknowledged(last_offset).await?;
+                    }
+                    return Ok(Appended {
+                        base_offset,
+                        log_start_offset: self.log.log_start_offset(),
+                    });
+                }
+                SequenceCheck::OutOfOrder { expected, got } => {
+                    tracing::debug!(
+                        topic = %self.topic,
+                        partition = self.index,
+                        producer_id = first.producer_id,
+                        expected,
+                        got,
+                        "out-of-order sequence"
+                    );
+                    return Err(ErrorCode::OutOfOrderSequenceNumber);
+                }
+                SequenceCheck::Fenced { .. } => return Err(ErrorCode::InvalidProducerEpoch),
+            }
+        }
+
+        let records = records
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        let info = self.log.append(records, LEADER_EPOCH).await.map_err(|e| {
+            tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+            storage_error_code(&e)
+        })?;
+        if idempotent {
+            // Recorded when the offsets are assigned, before any await, so a
+            // pipelined next batch of the same producer sees it.
+            let mut base = info.base_offset;
+            let mut table = self.producers.borrow_mut();
+            for h in &headers {
+                let count = (h.last_offset_delta as i64) + 1;
+                table.record(
+                    h.producer_id,
+                    h.producer_epoch,
+                    BatchRecord {
+                        first_sequence: h.base_sequence,
+                        last_sequence: last_sequence(h.base_sequence, h.record_count),
+                        base_offset: base,
+                        last_offset: base + count - 1,
+                    },
+                );
+                base += count;
+            }
+        }
+        drop(gate);
+        if durable {
+            if let Err(e) = self.log.wait_durable(&info).await {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "append not made durable");
+                if idempotent {
+                    self.producers
+                        .borrow_mut()
+                        .forget_last(first.producer_id, info.base_offset);
+                }
+                return Err(storage_error_code(&e));
+            }
+        }
+        Ok(Appended {
+            base_offset: info.base_offset,
+            log_start_offset: self.log.log_start_offset(),
+        })
+    }
+
+    async fn wait_acknowledged(&self, last_offset: i64) -> Result<(), ErrorCode> {
+        while self.log.high_watermark() <= last_offset {
+            self.log
+                .wait_for_data(self.log.high_watermark())
+                .await
+                .map_err(|e| storage_error_code(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Batches after the first in one entry must come from the same producer
+/// and continue its sequence.
+fn check_chain(headers: &[BatchHeader]) -> Result<(), ErrorCode> {
+    let first = headers[0];
+    let mut next = None;
+    for h in headers {
+        if h.producer_id != first.producer_id || h.producer_epoch != first.producer_epoch {
+            return Err(ErrorCode::InvalidRecord);
+        }
+        if next.is_some_and(|n| n != h.base_sequence) {
+            return Err(ErrorCode::OutOfOrderSequenceNumber);
+        }
+        next = Some(last_sequence(h.base_sequence, h.record_count).wrapping_add(1));
+    }
+    Ok(())
+}
+
+/// Validates the shape of a Produce entry's record set before it reaches the
+/// log (which checks CRCs): whole magic-2 batches, none too large, none a
+/// control or transactional batch (this broker has no transactions).
+fn check_batches(records: &[u8], batch_bytes_max: usize) -> Result<Vec<BatchHeader>, ErrorCode> {
+    if records.is_empty() {
+        return Err(ErrorCode::CorruptMessage);
+    }
+    let mut out = Vec::new();
+    let mut rest = records;
+    while !rest.is_empty() {
+        let (header, _batch, tail) = split_batch(rest).map_err(|_| ErrorCode::CorruptMessage)?;
+        if header.total_bytes() > batch_bytes_max {
+            return Err(ErrorCode::MessageTooLarge);
+        }
+        if header.is_transactional() || header.is_control() {
+            return Err(ErrorCode::UnsupportedForMessageFormat);
+        }
+        if header.record_count < 1 {
+            return Err(ErrorCode::CorruptMessage);
+        }
+        if out.len() >= crate::limits::BATCHES_PER_PRODUCE_PARTITION_MAX {
+            return Err(ErrorCode::RecordListTooLarge);
+        }
+        out.push(header);
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// The headers of the whole batches in `chunk` (as stored by the log).
+fn headers(chunk: &[u8]) -> impl Iterator<Item = BatchHeader> + '_ {
+    let mut rest = chunk;
+    std::iter::from_fn(move || {
+        let (header, _, tail) = split_batch(rest).ok()?;
+        rest = tail;
+        Some(header)
+    })
+}
+
+/// Creates this shard's storage context and opens (recovering) every
+/// partition in the catalogue that this shard owns.
+pub async fn open_owned(shard: &Rc<Shard>) -> Result<usize, StorageError> {
+    let tuning = shard.config.shards[shard.id].clone();
+    *shard.partitions.storage.borrow_mut() =
+        Some(storage::ShardStorage::new(storage::ShardStorageConfig {
+            cache_bytes_max: tuning.cache_bytes as usize,
+        }));
+    let owned: Vec<(String, i32, TopicMeta)> = {
         let catalogue = shard.catalogue.borrow();
         catalogue
             .topics
             .iter()
-            .flat_map(|(name, meta)| (0..meta.partitions).map(move |p| (name.clone(), p)))
-            .filter(|(name, p)| shard.placement.shard_for(name, *p) == shard.id)
+            .flat_map(|(name, meta)| {
+                (0..meta.partitions).map(move |p| (name.clone(), p, meta.clone()))
+            })
+            .filter(|(name, p, _)| shard.placement.shard_for(name, *p) == shard.id)
             .collect()
     };
-    let mut map = shard.partitions.map.borrow_mut();
-    for (topic, index) in owned {
-        map.insert((topic.clone(), index), Rc::new(Partition { topic, index }));
+    let count = owned.len();
+    for (topic, index, meta) in owned {
+        open_one(shard, &topic, index, &meta).await?;
     }
-    Ok(map.len())
+    Ok(count)
+}
+
+/// Opens one partition this shard owns and registers it.
+pub async fn open_one(
+    shard: &Rc<Shard>,
+    topic: &str,
+    index: i32,
+    meta: &TopicMeta,
+) -> Result<(), StorageError> {
+    debug_assert_eq!(shard.placement.shard_for(topic, index), shard.id);
+    if shard.partitions.get(topic, index).is_some() {
+        return Ok(());
+    }
+    let partition = Partition::open(shard, topic, index, meta).await?;
+    shard
+        .partitions
+        .map
+        .borrow_mut()
+        .insert((topic.to_string(), index), partition);
+    Ok(())
+}
+
+/// Removes a deleted topic's partitions on this shard, files included.
+pub async fn delete_topic(shard: &Rc<Shard>, topic: &str) -> Result<(), StorageError> {
+    let doomed: Vec<Rc<Partition>> = {
+        let mut map = shard.partitions.map.borrow_mut();
+        let keys: Vec<TopicPartition> = map.keys().filter(|(t, _)| t == topic).cloned().collect();
+        keys.into_iter().filter_map(|k| map.remove(&k)).collect()
+    };
+    for partition in doomed {
+        partition.log.clone().delete().await?;
+    }
+    Ok(())
 }
 
 /// Syncs and closes every partition of the shard.
-pub async fn close_all(shard: &Rc<Shard>) -> Result<(), String> {
-    shard.partitions.map.borrow_mut().clear();
-    Ok(())
+pub async fn close_all(shard: &Rc<Shard>) -> Result<(), StorageError> {
+    let all: Vec<Rc<Partition>> = shard
+        .partitions
+        .map
+        .borrow_mut()
+        .drain()
+        .map(|(_, p)| p)
+        .collect();
+    let mut first_error = None;
+    for partition in all {
+        if let Err(e) = partition.log.close().await {
+            tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "close failed");
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Applies retention to every partition of the shard, forever (a background
+/// task; storage never blocks appends while it runs).
+pub async fn retention_loop(shard: Rc<Shard>) {
+    loop {
+        glommio::timer::sleep(std::time::Duration::from_millis(
+            crate::limits::RETENTION_CHECK_MS,
+        ))
+        .await;
+        let all: Vec<Rc<Partition>> = shard.partitions.map.borrow().values().cloned().collect();
+        let now_ms = crate::handlers::now_ms();
+        for partition in all {
+            match partition.log.apply_retention(now_ms).await {
+                Ok(report) => {
+                    tracing::debug!(topic = %partition.topic, partition = partition.index, ?report, "retention")
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %partition.topic, partition = partition.index, error = %e, "retention failed")
+                }
+            }
+        }
+    }
 }

@@ -28,6 +28,12 @@ pub struct Shard {
     /// Set when the shard stops taking new requests.
     pub stopping: Cell<bool>,
     pub partitions: crate::partition::Partitions,
+    /// Woken when the shard starts stopping, so idle connections notice.
+    pub stop_signal: crate::notify::Signal,
+    /// Serialises catalogue changes (used on the catalogue shard only).
+    pub catalogue_lock: glommio::sync::Semaphore,
+    /// Next producer id to hand out (used on the catalogue shard only).
+    pub next_producer_id: Cell<i64>,
 }
 
 impl Shard {

@@ -1,0 +1,322 @@
+//! Topic administration and producer ids: CreateTopics, DeleteTopics,
+//! DescribeConfigs, InitProducerId.
+
+use std::rc::Rc;
+
+use net::msg::create_topics_request::CreateTopicsRequest;
+use net::msg::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
+};
+use net::msg::delete_topics_request::DeleteTopicsRequest;
+use net::msg::delete_topics_response::{DeletableTopicResult, DeleteTopicsResponse};
+use net::msg::describe_configs_request::DescribeConfigsRequest;
+use net::msg::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
+};
+use net::msg::init_producer_id_request::InitProducerIdRequest;
+use net::msg::init_producer_id_response::InitProducerIdResponse;
+use net::{ErrorCode, Uuid};
+
+use super::topic_error_code;
+use crate::catalogue::{TopicMeta, TOPIC_CONFIG_KEYS};
+use crate::config::Config;
+use crate::shard::Shard;
+use crate::topics::{self, NewTopic};
+
+/// DescribeConfigs resource types.
+const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
+/// DescribeConfigs config sources.
+const SOURCE_TOPIC: i8 = 1;
+const SOURCE_STATIC_BROKER: i8 = 4;
+const SOURCE_DEFAULT: i8 = 5;
+
+pub async fn create_topics(
+    shard: &Rc<Shard>,
+    request: CreateTopicsRequest,
+) -> CreateTopicsResponse {
+    let default_partitions = shard.config.topics.default_partitions;
+    let wanted: Vec<NewTopic> = request
+        .topics
+        .iter()
+        .map(|t| NewTopic {
+            name: t.name.clone(),
+            partitions: match (t.num_partitions, t.assignments.len()) {
+                (-1, 0) => default_partitions,
+                (-1, n) => n as i32,
+                (n, _) => n,
+            },
+            replication_factor: t.replication_factor,
+            configs: t
+                .configs
+                .iter()
+                .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
+                .collect(),
+        })
+        .collect();
+    let results = topics::create(shard, wanted.clone(), request.validate_only).await;
+    let topics = wanted
+        .into_iter()
+        .zip(results)
+        .map(|(topic, result)| match result {
+            Ok(meta) => CreatableTopicResult {
+                name: topic.name.clone(),
+                topic_id: Uuid(meta.id),
+                error_code: 0,
+                error_message: None,
+                num_partitions: meta.partitions,
+                replication_factor: 1,
+                configs: Some(
+                    effective_topic_configs(&shard.config, &meta)
+                        .into_iter()
+                        .map(|(name, value, source)| CreatableTopicConfigs {
+                            name,
+                            value: Some(value),
+                            read_only: false,
+                            config_source: source,
+                            is_sensitive: false,
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+            Err(e) => CreatableTopicResult {
+                name: topic.name,
+                error_code: topic_error_code(&e).code(),
+                error_message: Some(e.to_string()),
+                ..Default::default()
+            },
+        })
+        .collect();
+    CreateTopicsResponse {
+        topics,
+        ..Default::default()
+    }
+}
+
+pub async fn delete_topics(
+    shard: &Rc<Shard>,
+    version: i16,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
+    // v6 names topics by name or id; earlier versions by name only.
+    let names: Vec<(Option<String>, Uuid)> = if version >= 6 {
+        let catalogue = shard.catalogue.borrow();
+        request
+            .topics
+            .into_iter()
+            .map(|t| match t.name {
+                Some(name) => (Some(name), t.topic_id),
+                None => (
+                    catalogue
+                        .topics
+                        .iter()
+                        .find(|(_, m)| Uuid(m.id) == t.topic_id)
+                        .map(|(n, _)| n.clone()),
+                    t.topic_id,
+                ),
+            })
+            .collect()
+    } else {
+        request
+            .topic_names
+            .into_iter()
+            .map(|n| (Some(n), Uuid::NIL))
+            .collect()
+    };
+    let known: Vec<String> = names.iter().filter_map(|(n, _)| n.clone()).collect();
+    let mut results = topics::delete(shard, known).await.into_iter();
+    let responses = names
+        .into_iter()
+        .map(|(name, id)| match name {
+            None => DeletableTopicResult {
+                name: None,
+                topic_id: id,
+                error_code: ErrorCode::UnknownTopicId.code(),
+                ..Default::default()
+            },
+            Some(name) => match results.next().expect("one result per name") {
+                Ok(meta) => DeletableTopicResult {
+                    name: Some(name),
+                    topic_id: Uuid(meta.id),
+                    error_code: 0,
+                    error_message: None,
+                },
+                Err(e) => DeletableTopicResult {
+                    name: Some(name),
+                    topic_id: id,
+                    error_code: topic_error_code(&e).code(),
+                    error_message: Some(e.to_string()),
+                },
+            },
+        })
+        .collect();
+    DeleteTopicsResponse {
+        responses,
+        ..Default::default()
+    }
+}
+
+/// (name, value, source) of every topic-level config, overrides first.
+fn effective_topic_configs(config: &Config, meta: &TopicMeta) -> Vec<(String, String, i8)> {
+    TOPIC_CONFIG_KEYS
+        .iter()
+        .map(|&key| match meta.configs.get(key) {
+            Some(v) => (key.to_string(), v.clone(), SOURCE_TOPIC),
+            None => (key.to_string(), topic_default(config, key), SOURCE_DEFAULT),
+        })
+        .collect()
+}
+
+fn topic_default(config: &Config, key: &str) -> String {
+    match key {
+        "retention.ms" => config.log.retention_ms.to_string(),
+        "retention.bytes" => config.log.retention_bytes.to_string(),
+        "segment.bytes" => config.log.segment_bytes.to_string(),
+        "segment.ms" => config.log.segment_ms.to_string(),
+        "cleanup.policy" => "delete".into(),
+        "max.message.bytes" => config.server.batch_bytes_max.to_string(),
+        "min.insync.replicas" => "1".into(),
+        "message.timestamp.type" => "CreateTime".into(),
+        other => unreachable!("no default for topic config {other}"),
+    }
+}
+
+fn broker_configs(config: &Config) -> Vec<(String, String, i8)> {
+    [
+        ("broker.id", config.node_id.to_string()),
+        (
+            "num.partitions",
+            config.topics.default_partitions.to_string(),
+        ),
+        (
+            "auto.create.topics.enable",
+            config.topics.auto_create.to_string(),
+        ),
+        ("log.retention.ms", config.log.retention_ms.to_string()),
+        (
+            "log.retention.bytes",
+            config.log.retention_bytes.to_string(),
+        ),
+        ("log.segment.bytes", config.log.segment_bytes.to_string()),
+        (
+            "message.max.bytes",
+            config.server.batch_bytes_max.to_string(),
+        ),
+        (
+            "socket.request.max.bytes",
+            config.server.frame_bytes_max.to_string(),
+        ),
+        ("default.replication.factor", "1".to_string()),
+        ("min.insync.replicas", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v, SOURCE_STATIC_BROKER))
+    .collect()
+}
+
+pub fn describe_configs(
+    shard: &Rc<Shard>,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
+    let config = &shard.config;
+    let results = request
+        .resources
+        .into_iter()
+        .map(|resource| {
+            let found = match resource.resource_type {
+                RESOURCE_TOPIC => {
+                    match shard.catalogue.borrow().topics.get(&resource.resource_name) {
+                        Some(meta) => Ok(effective_topic_configs(config, meta)),
+                        None => Err((ErrorCode::UnknownTopicOrPartition, "unknown topic")),
+                    }
+                }
+                RESOURCE_BROKER => {
+                    let name = &resource.resource_name;
+                    if name.is_empty() || *name == config.node_id.to_string() {
+                        Ok(broker_configs(config))
+                    } else {
+                        Err((ErrorCode::InvalidRequest, "unknown broker id"))
+                    }
+                }
+                _ => Err((ErrorCode::InvalidRequest, "unsupported resource type")),
+            };
+            match found {
+                Ok(entries) => DescribeConfigsResult {
+                    error_code: 0,
+                    error_message: None,
+                    resource_type: resource.resource_type,
+                    resource_name: resource.resource_name,
+                    configs: entries
+                        .into_iter()
+                        .filter(|(name, _, _)| {
+                            resource
+                                .configuration_keys
+                                .as_ref()
+                                .is_none_or(|keys| keys.is_empty() || keys.contains(name))
+                        })
+                        .map(|(name, value, source)| DescribeConfigsResourceResult {
+                            name,
+                            value: Some(value),
+                            read_only: source != SOURCE_TOPIC,
+                            config_source: source,
+                            is_sensitive: false,
+                            documentation: None,
+                            ..Default::default()
+                        })
+                        .collect(),
+                },
+                Err((code, message)) => DescribeConfigsResult {
+                    error_code: code.code(),
+                    error_message: Some(message.into()),
+                    resource_type: resource.resource_type,
+                    resource_name: resource.resource_name,
+                    configs: Vec::new(),
+                },
+            }
+        })
+        .collect();
+    DescribeConfigsResponse {
+        results,
+        ..Default::default()
+    }
+}
+
+pub async fn init_producer_id(
+    shard: &Rc<Shard>,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
+    let error = |code: ErrorCode| InitProducerIdResponse {
+        error_code: code.code(),
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    if request
+        .transactional_id
+        .as_deref()
+        .is_some_and(|id| !id.is_empty())
+    {
+        // Transactions are not supported; idempotence is.
+        return error(ErrorCode::TransactionalIdAuthorizationFailed);
+    }
+    // KIP-360: a producer that knows its id may ask for an epoch bump.
+    if request.producer_id >= 0
+        && request.producer_epoch >= 0
+        && request.producer_epoch < i16::MAX - 1
+    {
+        return InitProducerIdResponse {
+            producer_id: request.producer_id,
+            producer_epoch: request.producer_epoch + 1,
+            ..Default::default()
+        };
+    }
+    match topics::allocate_producer_id(shard).await {
+        Ok(id) => InitProducerIdResponse {
+            producer_id: id,
+            producer_epoch: 0,
+            ..Default::default()
+        },
+        Err(e) => error(topic_error_code(&e)),
+    }
+}

@@ -1,0 +1,305 @@
+//! Fetch: read each partition on its owner shard within the request's byte
+//! budgets, and long-poll (up to max wait) until min bytes are available.
+//! With no transactions the last stable offset equals the high watermark, so
+//! read_committed and read_uncommitted read the same data.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use net::msg::fetch_request::FetchRequest;
+use net::msg::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
+use net::ErrorCode;
+
+use crate::limits;
+use crate::partition::storage_error_code;
+use crate::shard::Shard;
+
+/// One partition to read, routed to its owner.
+#[derive(Clone)]
+struct Part {
+    slot: (usize, usize),
+    topic: String,
+    index: i32,
+    offset: i64,
+    max_bytes: usize,
+}
+
+/// What the owner read.
+struct Read {
+    error: ErrorCode,
+    high_watermark: i64,
+    log_start_offset: i64,
+    records: Bytes,
+}
+
+pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
+    let deadline = Instant::now()
+        + Duration::from_millis(
+            (request.max_wait_ms.max(0) as u64).min(limits::FETCH_MAX_WAIT_CEILING_MS),
+        );
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let max_bytes = (request.max_bytes.max(0) as usize).min(limits::FETCH_RESPONSE_BYTES_CEILING);
+
+    let mut responses: Vec<FetchableTopicResponse> = Vec::with_capacity(request.topics.len());
+    let shard_count = shard.placement.shard_count();
+    let mut per_owner: Vec<Vec<Part>> = (0..shard_count).map(|_| Vec::new()).collect();
+    for (t, topic) in request.topics.into_iter().enumerate() {
+        let partitions = shard
+            .catalogue
+            .borrow()
+            .topics
+            .get(&topic.topic)
+            .map(|m| m.partitions);
+        let mut out = FetchableTopicResponse {
+            topic: topic.topic.clone(),
+            partitions: Vec::with_capacity(topic.partitions.len()),
+        };
+        for (p, entry) in topic.partitions.into_iter().enumerate() {
+            let known = partitions.is_some_and(|n| entry.partition >= 0 && entry.partition < n);
+            out.partitions.push(PartitionData {
+                partition_index: entry.partition,
+                error_code: if known {
+                    0
+                } else {
+                    ErrorCode::UnknownTopicOrPartition.code()
+                },
+                high_watermark: -1,
+                last_stable_offset: -1,
+                log_start_offset: -1,
+                ..Default::default()
+            });
+            if known {
+                let owner = shard.placement.shard_for(&topic.topic, entry.partition);
+                per_owner[owner].push(Part {
+                    slot: (t, p),
+                    topic: topic.topic.clone(),
+                    index: entry.partition,
+                    offset: entry.fetch_offset,
+                    max_bytes: entry.partition_max_bytes.max(0) as usize,
+                });
+            }
+        }
+        responses.push(out);
+    }
+
+    loop {
+        let (reads, total_bytes) = read_all(shard, &per_owner, max_bytes).await;
+        let any_error = reads.iter().any(|(_, r)| r.error.is_error());
+        let done = total_bytes >= min_bytes
+            || any_error
+            || Instant::now() >= deadline
+            || per_owner.iter().all(Vec::is_empty);
+        if done || !wait_for_data(shard, &per_owner, deadline).await {
+            for ((t, p), read) in reads {
+                let out = &mut responses[t].partitions[p];
+                out.error_code = read.error.code();
+                out.high_watermark = read.high_watermark;
+                out.last_stable_offset = read.high_watermark;
+                out.log_start_offset = read.log_start_offset;
+                out.records = Some(read.records);
+            }
+            return FetchResponse {
+                responses,
+                ..Default::default()
+            };
+        }
+    }
+}
+
+/// One pass over every partition. Owners are asked one after the other so
+/// that the response budget is spent in request order, as Kafka does.
+async fn read_all(
+    shard: &Rc<Shard>,
+    per_owner: &[Vec<Part>],
+    max_bytes: usize,
+) -> (Vec<((usize, usize), Read)>, usize) {
+    let mut reads = Vec::new();
+    let mut used = 0usize;
+    for (owner, parts) in per_owner.iter().enumerate() {
+        if parts.is_empty() {
+            continue;
+        }
+        let parts = parts.clone();
+        let budget = max_bytes.saturating_sub(used);
+        let first_has_room = used == 0;
+        let fallback: Vec<_> = parts.iter().map(|p| p.slot).collect();
+        let results = match shard
+            .call(owner, move |owner| {
+                read_on_owner(owner, parts, budget, first_has_room)
+            })
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => fallback
+                .into_iter()
+                .map(|slot| {
+                    (
+                        slot,
+                        Read {
+                            error: ErrorCode::NotLeaderOrFollower,
+                            high_watermark: -1,
+                            log_start_offset: -1,
+                            records: Bytes::new(),
+                        },
+                    )
+                })
+                .collect(),
+        };
+        for (slot, read) in results {
+            used += read.records.len();
+            reads.push((slot, read));
+        }
+    }
+    (reads, used)
+}
+
+/// Runs on the owner: reads its partitions in order within `budget` bytes.
+/// The first batch of the response is always returned whole, even over the
+/// budget, so that a batch larger than max bytes cannot stall a consumer.
+async fn read_on_owner(
+    shard: Rc<Shard>,
+    parts: Vec<Part>,
+    budget: usize,
+    may_exceed: bool,
+) -> Vec<((usize, usize), Read)> {
+    let mut out = Vec::with_capacity(parts.len());
+    let mut left = budget;
+    let mut any_data = !may_exceed;
+    for part in parts {
+        let Some(partition) = shard.partitions.get(&part.topic, part.index) else {
+            out.push((
+                part.slot,
+                Read {
+                    error: ErrorCode::UnknownTopicOrPartition,
+                    high_watermark: -1,
+                    log_start_offset: -1,
+                    records: Bytes::new(),
+                },
+            ));
+            continue;
+        };
+        let log = &partition.log;
+        let want = part.max_bytes.min(left);
+        let result = if want == 0 && any_data {
+            Ok(None)
+        } else {
+            // storage returns at least one whole batch whatever `want` is.
+            log.read(part.offset, want.max(1)).await.map(Some)
+        };
+        let read = match result {
+            Ok(Some(r)) => {
+                let records = join(r.batches);
+                left = left.saturating_sub(records.len());
+                any_data |= !records.is_empty();
+                Read {
+                    error: ErrorCode::None,
+                    high_watermark: r.high_watermark,
+                    log_start_offset: r.log_start_offset,
+                    records,
+                }
+            }
+            Ok(None) => Read {
+                error: ErrorCode::None,
+                high_watermark: log.high_watermark(),
+                log_start_offset: log.log_start_offset(),
+                records: Bytes::new(),
+            },
+            Err(e) => Read {
+                error: storage_error_code(&e),
+                high_watermark: log.high_watermark(),
+                log_start_offset: log.log_start_offset(),
+                records: Bytes::new(),
+            },
+        };
+        out.push((part.slot, read));
+    }
+    out
+}
+
+/// The response carries one byte string per partition; most reads are one
+/// buffer already, and only reads spanning several cache entries are copied.
+fn join(mut batches: Vec<Bytes>) -> Bytes {
+    match batches.len() {
+        0 => Bytes::new(),
+        1 => batches.pop().expect("one"),
+        _ => {
+            let mut out = BytesMut::with_capacity(batches.iter().map(Bytes::len).sum());
+            for b in &batches {
+                out.extend_from_slice(b);
+            }
+            out.freeze()
+        }
+    }
+}
+
+/// Waits until any partition may have new data past its fetch offset, or the
+/// deadline. Returns false at the deadline.
+async fn wait_for_data(shard: &Rc<Shard>, per_owner: &[Vec<Part>], deadline: Instant) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    let waits: Vec<Pin<Box<dyn Future<Output = bool>>>> = per_owner
+        .iter()
+        .enumerate()
+        .filter(|(_, parts)| !parts.is_empty())
+        .map(|(owner, parts)| {
+            let targets: Vec<(String, i32, i64)> = parts
+                .iter()
+                .map(|p| (p.topic.clone(), p.index, p.offset))
+                .collect();
+            let shard = shard.clone();
+            Box::pin(async move {
+                shard
+                    .call(owner, move |owner| wait_on_owner(owner, targets, deadline))
+                    .await
+                    .unwrap_or(false)
+            }) as Pin<Box<dyn Future<Output = bool>>>
+        })
+        .collect();
+    first_of(waits).await
+}
+
+/// Runs on the owner: completes when any target partition's high watermark
+/// passes its offset (true), or at the deadline (false).
+async fn wait_on_owner(
+    shard: Rc<Shard>,
+    targets: Vec<(String, i32, i64)>,
+    deadline: Instant,
+) -> bool {
+    let mut waits: Vec<Pin<Box<dyn Future<Output = bool>>>> = Vec::with_capacity(targets.len() + 1);
+    for (topic, index, offset) in targets {
+        if let Some(partition) = shard.partitions.get(&topic, index) {
+            if partition.log.high_watermark() > offset {
+                return true;
+            }
+            waits.push(Box::pin(async move {
+                partition.log.wait_for_data(offset).await.is_ok()
+            }));
+        }
+    }
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    waits.push(Box::pin(async move {
+        glommio::timer::sleep(timeout).await;
+        false
+    }));
+    first_of(waits).await
+}
+
+/// The output of whichever future completes first; the rest are dropped.
+async fn first_of<T>(mut futures: Vec<Pin<Box<dyn Future<Output = T>>>>) -> T {
+    assert!(!futures.is_empty(), "first_of needs a future");
+    std::future::poll_fn(move |cx| {
+        for f in futures.iter_mut() {
+            if let Poll::Ready(v) = f.as_mut().poll(cx) {
+                return Poll::Ready(v);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,225 @@
+//! Changes to the topic catalogue, run on the catalogue shard and then applied
+//! on every shard: create (explicit or automatic), delete, and producer-id
+//! allocation. The catalogue shard serialises changes with a one-permit
+//! semaphore; nothing here is on the produce/fetch path except the first
+//! produce to a topic that does not exist yet.
+
+use std::rc::Rc;
+
+use crate::catalogue::{Catalogue, TopicError, TopicMeta, PRODUCER_ID_BLOCK};
+use crate::partition;
+use crate::shard::Shard;
+
+/// A topic to create.
+#[derive(Debug, Clone)]
+pub struct NewTopic {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i16,
+    pub configs: Vec<(String, String)>,
+}
+
+/// Creates `topics` (each independently), or only validates them with
+/// `validate_only`. Returns one result per topic, in order.
+pub async fn create(
+    shard: &Rc<Shard>,
+    topics: Vec<NewTopic>,
+    validate_only: bool,
+) -> Vec<Result<TopicMeta, TopicError>> {
+    let target = shard.placement.catalogue_shard();
+    let count = topics.len();
+    shard
+        .call(target, move |catalogue_shard| async move {
+            let mut out = Vec::with_capacity(topics.len());
+            for topic in topics {
+                out.push(create_on_catalogue_shard(&catalogue_shard, topic, validate_only).await);
+            }
+            out
+        })
+        .await
+        .unwrap_or_else(|gone| vec![Err(TopicError::Storage(gone.to_string())); count])
+}
+
+/// Makes sure `name` exists, creating it with the default partition count if
+/// auto-creation is on. Returns the topic's partition count.
+pub async fn ensure(shard: &Rc<Shard>, name: &str) -> Result<i32, TopicError> {
+    if let Some(meta) = shard.catalogue.borrow().topics.get(name) {
+        return Ok(meta.partitions);
+    }
+    if !shard.config.topics.auto_create {
+        return Err(TopicError::Unknown);
+    }
+    let topic = NewTopic {
+        name: name.to_string(),
+        partitions: shard.config.topics.default_partitions,
+        replication_factor: -1,
+        configs: Vec::new(),
+    };
+    match create(shard, vec![topic], false)
+        .await
+        .pop()
+        .expect("one result per topic")
+    {
+        Ok(meta) => Ok(meta.partitions),
+        // Someone else created it meanwhile: fine.
+        Err(TopicError::AlreadyExists) => shard
+            .catalogue
+            .borrow()
+            .topics
+            .get(name)
+            .map(|m| m.partitions)
+            .ok_or(TopicError::Unknown),
+        Err(e) => Err(e),
+    }
+}
+
+async fn create_on_catalogue_shard(
+    shard: &Rc<Shard>,
+    topic: NewTopic,
+    validate_only: bool,
+) -> Result<TopicMeta, TopicError> {
+    assert!(shard.is_catalogue_shard());
+    let _lock = shard
+        .catalogue_lock
+        .acquire_permit(1)
+        .await
+        .map_err(|e| TopicError::Storage(e.to_string()))?;
+    let meta = shard.catalogue.borrow().check_new_topic(
+        &topic.name,
+        topic.partitions,
+        topic.replication_factor,
+        &topic.configs,
+    )?;
+    if validate_only {
+        return Ok(meta);
+    }
+    let mut next = shard.catalogue.borrow().clone();
+    next.topics.insert(topic.name.clone(), meta.clone());
+    store(shard, next).await?;
+    tracing::info!(topic = %topic.name, partitions = meta.partitions, configs = ?meta.configs, "topic created");
+    // Every shard learns of the topic and opens the partitions it owns; the
+    // creation is answered once all of them can serve it.
+    let name = topic.name.clone();
+    let applied_meta = meta.clone();
+    let results = shard
+        .call_all(move |s| {
+            let name = name.clone();
+            let meta = applied_meta.clone();
+            async move { apply_created(&s, &name, &meta).await }
+        })
+        .await;
+    for result in results {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(TopicError::Storage(e)),
+            Err(gone) => return Err(TopicError::Storage(gone.to_string())),
+        }
+    }
+    Ok(meta)
+}
+
+async fn apply_created(shard: &Rc<Shard>, name: &str, meta: &TopicMeta) -> Result<(), String> {
+    shard
+        .catalogue
+        .borrow_mut()
+        .topics
+        .insert(name.to_string(), meta.clone());
+    for index in 0..meta.partitions {
+        if shard.placement.shard_for(name, index) == shard.id {
+            partition::open_one(shard, name, index, meta)
+                .await
+                .map_err(|e| format!("opening {name}-{index}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the named topics; one result per name, in order.
+pub async fn delete(shard: &Rc<Shard>, names: Vec<String>) -> Vec<Result<TopicMeta, TopicError>> {
+    let target = shard.placement.catalogue_shard();
+    let count = names.len();
+    shard
+        .call(target, move |catalogue_shard| async move {
+            let mut out = Vec::with_capacity(names.len());
+            for name in names {
+                out.push(delete_on_catalogue_shard(&catalogue_shard, name).await);
+            }
+            out
+        })
+        .await
+        .unwrap_or_else(|gone| vec![Err(TopicError::Storage(gone.to_string())); count])
+}
+
+async fn delete_on_catalogue_shard(
+    shard: &Rc<Shard>,
+    name: String,
+) -> Result<TopicMeta, TopicError> {
+    let _lock = shard
+        .catalogue_lock
+        .acquire_permit(1)
+        .await
+        .map_err(|e| TopicError::Storage(e.to_string()))?;
+    let mut next = shard.catalogue.borrow().clone();
+    let meta = next.topics.remove(&name).ok_or(TopicError::Unknown)?;
+    // Durable first: after a crash the topic is gone, and leftover partition
+    // directories of unknown topics are harmless.
+    store(shard, next).await?;
+    let results = shard
+        .call_all(move |s| {
+            let name = name.clone();
+            async move {
+                s.catalogue.borrow_mut().topics.remove(&name);
+                partition::delete_topic(&s, &name)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await;
+    for result in results {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(TopicError::Storage(e)),
+            Err(gone) => return Err(TopicError::Storage(gone.to_string())),
+        }
+    }
+    tracing::info!(topic = ?meta, "topic deleted");
+    Ok(meta)
+}
+
+/// Hands out a new producer id (epoch 0). Ids come from blocks reserved
+/// durably, so no id is ever handed out twice, even across crashes.
+pub async fn allocate_producer_id(shard: &Rc<Shard>) -> Result<i64, TopicError> {
+    let target = shard.placement.catalogue_shard();
+    shard
+        .call(target, |s| async move {
+            let _lock = s
+                .catalogue_lock
+                .acquire_permit(1)
+                .await
+                .map_err(|e| TopicError::Storage(e.to_string()))?;
+            let id = s.next_producer_id.get();
+            let reserved_end = s.catalogue.borrow().producer_id_reserved_end;
+            if id >= reserved_end {
+                let mut next = s.catalogue.borrow().clone();
+                next.producer_id_reserved_end = id.max(reserved_end) + PRODUCER_ID_BLOCK;
+                store(&s, next).await?;
+            }
+            s.next_producer_id.set(id + 1);
+            Ok(id)
+        })
+        .await
+        .unwrap_or_else(|gone| Err(TopicError::Storage(gone.to_string())))
+}
+
+/// Writes `next` durably and makes it this shard's catalogue. The file write
+/// runs on glommio's blocking thread pool so the shard keeps serving.
+async fn store(shard: &Rc<Shard>, next: Catalogue) -> Result<(), TopicError> {
+    let data_dir = shard.config.data_dir.clone();
+    let to_write = next.clone();
+    glommio::executor()
+        .spawn_blocking(move || to_write.store(&data_dir))
+        .await
+        .map_err(|e| TopicError::Storage(e.to_string()))?;
+    *shard.catalogue.borrow_mut() = next;
+    Ok(())
+}
