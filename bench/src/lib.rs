@@ -12,9 +12,12 @@
 //! to sending: open-loop latency starts at the message's intended send time.
 
 pub mod compare;
+pub mod embedded;
 pub mod generate;
 pub mod limits;
 pub mod plot;
 pub mod report;
+pub mod run;
 pub mod stats;
+pub mod worker;
 pub mod workload;
