@@ -448,7 +448,15 @@ impl<S: Storage> Raft<S> {
                 MessageBody::Append { .. }
                 | MessageBody::Heartbeat { .. }
                 | MessageBody::InstallSnapshot { .. } => self.become_follower(m.term, m.from),
-                _ => self.become_follower(m.term, NO_NODE),
+                _ => {
+                    // Raft §5.2: only hearing from a leader or granting a vote
+                    // resets the election timer. Were a higher-term vote request
+                    // to reset it, a node with a stale log and a fast clock could
+                    // keep every up-to-date node from ever timing out.
+                    let elapsed = self.election_elapsed;
+                    self.become_follower(m.term, NO_NODE);
+                    self.election_elapsed = elapsed;
+                }
             }
         } else if m.term < self.term {
             match m.body {

@@ -42,6 +42,11 @@ pub struct SimOptions {
     pub compact_after_entries: u64,
     /// Pass every message through the wire codec.
     pub use_wire: bool,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    /// Draw delays, tick speeds and the pre-vote/check-quorum switches from
+    /// the seed, so the batch covers many timing regimes.
+    pub vary: bool,
 }
 
 impl SimOptions {
@@ -62,6 +67,9 @@ impl SimOptions {
             payload_bytes: 16,
             compact_after_entries: 24,
             use_wire: true,
+            pre_vote: true,
+            check_quorum: true,
+            vary: true,
         }
     }
 
@@ -83,6 +91,9 @@ impl SimOptions {
             payload_bytes,
             compact_after_entries: 256,
             use_wire: true,
+            pre_vote: true,
+            check_quorum: true,
+            vary: false,
         }
     }
 }
@@ -218,8 +229,15 @@ fn member_ids(n: usize) -> Vec<NodeId> {
 }
 
 impl Sim {
-    pub fn new(seed: u64, opts: SimOptions) -> Sim {
+    pub fn new(seed: u64, mut opts: SimOptions) -> Sim {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut tick_every_max = 5;
+        if opts.vary {
+            opts.delay_steps_max = rng.gen_range(1..=12);
+            opts.pre_vote = rng.gen_bool(0.7);
+            opts.check_quorum = rng.gen_bool(0.7);
+            tick_every_max = rng.gen_range(3..=6);
+        }
         let total = opts.voters + opts.spares;
         let mut nodes = Vec::new();
         for id in 1..=total as NodeId {
@@ -228,7 +246,7 @@ impl Sim {
             } else {
                 MemStorage::default()
             };
-            let tick_every_steps = rng.gen_range(3..=5);
+            let tick_every_steps = rng.gen_range(2..=tick_every_max);
             let mut node = Node {
                 id,
                 raw: None,
@@ -239,7 +257,7 @@ impl Sim {
                 tick_every_steps,
                 boots: 0,
             };
-            Self::boot(&mut node, seed);
+            Self::boot(&mut node, seed, &opts);
             nodes.push(node);
         }
         let faults_on = opts.fault_steps > 0;
@@ -270,7 +288,7 @@ impl Sim {
         }
     }
 
-    fn boot(node: &mut Node, seed: u64) {
+    fn boot(node: &mut Node, seed: u64, opts: &SimOptions) {
         let store = node.crashed_store.take().expect("booting a running node");
         let snap = store.snapshot().expect("memory snapshot");
         node.sm = StateMachine::decode(&snap.data);
@@ -282,11 +300,18 @@ impl Sim {
         cfg.election_ticks = ELECTION_TICKS;
         cfg.heartbeat_ticks = HEARTBEAT_TICKS;
         cfg.applied = node.sm.applied;
+        cfg.pre_vote = opts.pre_vote;
+        cfg.check_quorum = opts.check_quorum;
         node.raw = Some(RawNode::new(&cfg, store));
         node.boots += 1;
     }
 
     fn fail(&self, what: String) -> ! {
+        let o = &self.opts;
+        let regime = format!(
+            "delay<={} pre_vote={} check_quorum={}",
+            o.delay_steps_max, o.pre_vote, o.check_quorum
+        );
         let tail: Vec<&String> = self
             .trace
             .iter()
@@ -296,7 +321,7 @@ impl Sim {
             .into_iter()
             .rev()
             .collect();
-        panic!("seed {} step {}: {what}\nlast events:\n{}\nreplay: SEED={} cargo test -p consensus --test it sim::", self.seed, self.now, tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"), self.seed)
+        panic!("seed {} step {} ({regime}): {what}\nlast events:\n{}\nreplay: SEED={} cargo test -p consensus --test it sim::", self.seed, self.now, tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"), self.seed)
     }
 
     fn note(&mut self, s: String) {
@@ -352,7 +377,7 @@ impl Sim {
         for i in 0..self.nodes.len() {
             let n = &mut self.nodes[i];
             if n.raw.is_none() && n.restart_at <= self.now {
-                Self::boot(n, self.seed);
+                Self::boot(n, self.seed, &self.opts);
                 let id = n.id;
                 self.note(format!("restart {id}"));
             }
