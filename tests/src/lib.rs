@@ -1,1 +1,332 @@
-//! End-to-end tests against the real binaries live in `tests/`.
+//! The end-to-end test harness: starts the real `sluice` binary (built by
+//! `cargo build --workspace --bins`, as `scripts/test` does) on a free
+//! loopback port with a temporary data directory, and runs real clients
+//! (kcat, the Python clients in `tests/python/`) against it.
+//!
+//! Tests use only what a user has: the binary, its flags, the Kafka
+//! protocol. They never link the broker's crates.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a broker may take to start accepting connections.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a clean shutdown may take.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The workspace root (parent of this crate).
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A binary built by `cargo build --workspace --bins`.
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join("target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// Options for starting a broker.
+#[derive(Debug, Clone)]
+pub struct BrokerOptions {
+    pub shards: usize,
+    /// Extra TOML appended to the generated config file.
+    pub config_toml: String,
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        Self {
+            shards: 2,
+            config_toml: String::new(),
+        }
+    }
+}
+
+/// A running `sluice` process with its own data directory. Killed on drop.
+pub struct Broker {
+    pub addr: SocketAddr,
+    pub options: BrokerOptions,
+    data: tempfile::TempDir,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Broker {
+    pub fn start(options: BrokerOptions) -> Broker {
+        let data = tempfile::Builder::new()
+            .prefix("sluice-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut broker = Broker {
+            addr,
+            options,
+            data,
+            child: None,
+            starts: 0,
+        };
+        broker.spawn();
+        broker
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data.path().join(format!("broker-{}.log", self.starts))
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "broker already running");
+        self.starts += 1;
+        let config_path = self.data.path().join("sluice.toml");
+        std::fs::write(&config_path, &self.options.config_toml).expect("write config");
+        let log = std::fs::File::create(self.log_path()).expect("log file");
+        let child = Command::new(binary("sluice"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--listen")
+            .arg(self.addr.to_string())
+            .arg("--data-dir")
+            .arg(self.data.path().join("data"))
+            .arg("--cores")
+            .arg(self.options.shards.to_string())
+            .arg("--log-level")
+            .arg("info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn sluice");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("sluice exited during start-up ({status}):\n{}", self.log());
+            }
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sluice did not start listening:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The current run's log (stderr and stdout).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().expect("broker running").id() as i32
+    }
+
+    /// SIGTERM and wait for a clean exit; panics if the exit is not clean.
+    pub fn stop(&mut self) {
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "unclean shutdown ({status}):\n{}",
+                    self.log()
+                );
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "sluice did not stop within {STOP_TIMEOUT:?}:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: the process dies at once, as in a crash.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+    }
+
+    /// Starts the broker again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- sluice log ({}) ---\n{}", self.addr, self.log());
+        }
+    }
+}
+
+/// Runs a command to completion with `stdin` fed in, failing the test with
+/// its output if it does not exit 0 within `timeout`.
+pub fn run(command: &mut Command, stdin: &[u8], timeout: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{command:?} timed out after {timeout:?}\nstderr:\n{}",
+                String::from_utf8_lossy(&stderr.join().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    feeder.join().unwrap();
+    let output = Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({})\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = from.read_to_end(&mut out);
+        out
+    })
+}
+
+/// `kcat -b BROKER ARGS...`
+pub fn kcat(broker: &Broker, args: &[&str], stdin: &[u8]) -> Output {
+    let mut command = Command::new("kcat");
+    command.arg("-b").arg(broker.bootstrap()).args(args);
+    run(&mut command, stdin, Duration::from_secs(120))
+}
+
+/// `python3 tests/python/SCRIPT ARGS...`
+pub fn python(script: &str, args: &[&str]) -> Output {
+    let mut command = Command::new("python3");
+    command
+        .arg(workspace_dir().join("tests/python").join(script))
+        .args(args)
+        .env("PYTHONUNBUFFERED", "1");
+    run(&mut command, b"", Duration::from_secs(240))
+}
+
+/// A child process whose stdout is read line by line as it runs.
+pub struct Streaming {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Streaming {
+    pub fn spawn(command: &mut Command) -> Streaming {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Streaming { child, lines }
+    }
+
+    /// Collects lines until `n` have arrived in total or `timeout` passes.
+    pub fn collect(&mut self, into: &mut Vec<String>, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while into.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => into.push(line),
+                Err(_) => return,
+            }
+        }
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

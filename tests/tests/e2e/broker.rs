@@ -1,0 +1,388 @@
+//! The single-node broker against kcat, confluent-kafka and kafka-python;
+//! restart, crash and hostile-input behaviour.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tests::{kcat, python, Broker, BrokerOptions, Streaming};
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+fn lines(output: &std::process::Output) -> Vec<String> {
+    String::from_utf8(output.stdout.clone())
+        .expect("utf-8 output")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The i-th test message: a key, and a value with characters a naive codec
+/// would mangle (spaces, punctuation, UTF-8).
+fn message(i: usize) -> (String, String) {
+    (
+        format!("key-{}", i % 97),
+        format!("value {i} ~ «ünïcødé» #{:x}", i * 2654435761usize),
+    )
+}
+
+#[test]
+fn kcat_metadata_produce_and_consume_by_offset_and_timestamp() {
+    let broker = Broker::start(BrokerOptions::default());
+    let topic = "kcat-e2e";
+    let total = 10_000;
+    let half = total / 2;
+
+    let produce = |range: std::ops::Range<usize>| {
+        let input: String = range
+            .map(|i| {
+                let (k, v) = message(i);
+                format!("{k}\t{v}\n")
+            })
+            .collect();
+        kcat(
+            &broker,
+            &[
+                "-P",
+                "-t",
+                topic,
+                "-K",
+                "\t",
+                "-H",
+                "source=e2e",
+                "-H",
+                "run=kcat",
+                "-X",
+                "acks=all",
+            ],
+            input.as_bytes(),
+        );
+    };
+    produce(0..half);
+    // A clear gap in timestamps between the halves, so that a lookup by
+    // timestamp lands exactly on the second half's first batch.
+    std::thread::sleep(Duration::from_millis(50));
+    let split_ms = now_ms();
+    std::thread::sleep(Duration::from_millis(50));
+    produce(half..total);
+
+    let metadata = String::from_utf8(kcat(&broker, &["-L"], b"").stdout).unwrap();
+    assert!(metadata.contains("1 brokers:"), "{metadata}");
+    assert!(
+        metadata.contains(&format!("broker 0 at {}", broker.bootstrap())),
+        "{metadata}"
+    );
+    assert!(
+        metadata.contains(&format!("topic \"{topic}\" with 1 partitions")),
+        "{metadata}"
+    );
+    assert!(
+        metadata.contains("leader 0, replicas: 0, isrs: 0"),
+        "{metadata}"
+    );
+
+    let format = "%o\t%k\t%s\t%h\n";
+    let consumed = lines(&kcat(
+        &broker,
+        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", format],
+        b"",
+    ));
+    assert_eq!(consumed.len(), total);
+    for (i, line) in consumed.iter().enumerate() {
+        let (k, v) = message(i);
+        assert_eq!(
+            line,
+            &format!("{i}\t{k}\t{v}\tsource=e2e,run=kcat"),
+            "message {i}"
+        );
+    }
+
+    // From an offset in the middle.
+    let from_offset = lines(&kcat(
+        &broker,
+        &["-C", "-t", topic, "-o", "7777", "-e", "-f", "%o\n"],
+        b"",
+    ));
+    let expected: Vec<String> = (7777..total).map(|o| o.to_string()).collect();
+    assert_eq!(from_offset, expected);
+
+    // From a timestamp: exactly the second half.
+    let from_time = lines(&kcat(
+        &broker,
+        &[
+            "-C",
+            "-t",
+            topic,
+            "-o",
+            &format!("s@{split_ms}"),
+            "-e",
+            "-f",
+            "%o\t%s\n",
+        ],
+        b"",
+    ));
+    assert_eq!(from_time.len(), total - half);
+    assert_eq!(from_time[0], format!("{half}\t{}", message(half).1));
+}
+
+#[test]
+fn confluent_kafka_idempotent_producer_with_every_codec_on_two_shards() {
+    let broker = Broker::start(BrokerOptions {
+        shards: 2,
+        ..Default::default()
+    });
+    let out = python(
+        "confluent_idempotent.py",
+        &[&broker.bootstrap(), "codecs", "1500"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok: 6000 messages"), "{stdout}");
+}
+
+#[test]
+fn kafka_python_produce_consume_and_admin() {
+    let broker = Broker::start(BrokerOptions::default());
+    let out = python(
+        "kafka_python_flow.py",
+        &[&broker.bootstrap(), "kafka-python-e2e", "600"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok: 600 messages"), "{stdout}");
+    // The deleted topic stays deleted across a restart.
+    let mut broker = broker;
+    broker.stop();
+    broker.restart();
+    let metadata = String::from_utf8(kcat(&broker, &["-L"], b"").stdout).unwrap();
+    assert!(!metadata.contains("kafka-python-e2e"), "{metadata}");
+}
+
+#[test]
+fn restart_keeps_data_and_offsets() {
+    let mut broker = Broker::start(BrokerOptions::default());
+    let input: String = (0..500).map(|i| format!("before-{i}\n")).collect();
+    kcat(
+        &broker,
+        &["-P", "-t", "durable", "-X", "acks=all"],
+        input.as_bytes(),
+    );
+    broker.stop();
+    assert!(
+        broker.log().contains("broker stopped cleanly"),
+        "{}",
+        broker.log()
+    );
+    broker.restart();
+    assert!(
+        broker.log().contains("storage recovered"),
+        "{}",
+        broker.log()
+    );
+
+    let more: String = (0..100).map(|i| format!("after-{i}\n")).collect();
+    kcat(
+        &broker,
+        &["-P", "-t", "durable", "-X", "acks=all"],
+        more.as_bytes(),
+    );
+    let consumed = lines(&kcat(
+        &broker,
+        &[
+            "-C",
+            "-t",
+            "durable",
+            "-o",
+            "beginning",
+            "-e",
+            "-f",
+            "%o %s\n",
+        ],
+        b"",
+    ));
+    let expected: Vec<String> = (0..500)
+        .map(|i| format!("{i} before-{i}"))
+        .chain((0..100).map(|i| format!("{} after-{i}", 500 + i)))
+        .collect();
+    assert_eq!(consumed, expected);
+}
+
+#[test]
+fn every_acknowledged_message_survives_kill_9_exactly_once() {
+    let mut broker = Broker::start(BrokerOptions::default());
+    let topic = "crash";
+    // Create the topic first so the producer's first batches are not
+    // refused while it is auto-created.
+    kcat(&broker, &["-P", "-t", topic, "-X", "acks=all"], b"seed\n");
+    let mut producer = Streaming::spawn(
+        Command::new("python3")
+            .arg(tests::workspace_dir().join("tests/python/produce_acked.py"))
+            .arg(broker.bootstrap())
+            .arg(topic)
+            .env("PYTHONUNBUFFERED", "1"),
+    );
+    let mut acked = Vec::new();
+    producer.collect(&mut acked, 3000, Duration::from_secs(60));
+    assert!(
+        acked.len() >= 3000,
+        "only {} acks before the deadline",
+        acked.len()
+    );
+    broker.kill9();
+    // Whatever the producer printed before the kill was acknowledged.
+    producer.collect(&mut acked, usize::MAX, Duration::from_millis(300));
+    producer.kill();
+
+    broker.restart();
+    let consumed = lines(&kcat(
+        &broker,
+        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
+        b"",
+    ));
+    let mut by_offset = BTreeMap::new();
+    let mut values = HashSet::new();
+    for line in &consumed {
+        let (offset, value) = line.split_once(' ').unwrap();
+        by_offset.insert(offset.parse::<i64>().unwrap(), value.to_string());
+        assert!(values.insert(value.to_string()), "{value} stored twice");
+    }
+    let offsets: Vec<i64> = by_offset.keys().copied().collect();
+    assert_eq!(
+        offsets,
+        (0..consumed.len() as i64).collect::<Vec<_>>(),
+        "offsets not contiguous"
+    );
+    for line in &acked {
+        let mut parts = line.splitn(3, ' ');
+        let (_partition, offset, value) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let offset: i64 = offset.parse().unwrap();
+        assert_eq!(
+            by_offset.get(&offset).map(String::as_str),
+            Some(value),
+            "acked {value} at {offset} lost"
+        );
+    }
+}
+
+/// Sends `frame` on a fresh connection; returns true if the broker closed
+/// the connection (or answered) within the timeout rather than hanging.
+fn send_hostile(broker: &Broker, frame: &[u8]) -> bool {
+    let mut stream = TcpStream::connect(broker.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.write_all(frame);
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return Instant::now() < deadline,
+        }
+    }
+}
+
+#[test]
+fn hostile_frames_close_only_their_connection() {
+    let broker = Broker::start(BrokerOptions::default());
+    let topic = "hostile";
+    let first: String = (0..100).map(|i| format!("a{i}\n")).collect();
+    kcat(
+        &broker,
+        &["-P", "-t", topic, "-X", "acks=all"],
+        first.as_bytes(),
+    );
+    let mut consumer = Streaming::spawn(Command::new("kcat").args([
+        "-b",
+        &broker.bootstrap(),
+        "-u",
+        "-C",
+        "-t",
+        topic,
+        "-o",
+        "beginning",
+        "-f",
+        "%s\n",
+    ]));
+    let mut seen = Vec::new();
+    consumer.collect(&mut seen, 100, Duration::from_secs(30));
+    assert_eq!(seen.len(), 100);
+
+    // Produce v3 claiming i32::MAX topics in a 12-byte body after the header.
+    let mut body = Vec::new();
+    body.extend_from_slice(&0i16.to_be_bytes()); // api key: Produce
+    body.extend_from_slice(&3i16.to_be_bytes()); // version
+    body.extend_from_slice(&7i32.to_be_bytes()); // correlation id
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // client id: null
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // transactional id: null
+    body.extend_from_slice(&1i16.to_be_bytes()); // acks
+    body.extend_from_slice(&1000i32.to_be_bytes()); // timeout
+    body.extend_from_slice(&i32::MAX.to_be_bytes()); // topic count
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    assert!(
+        send_hostile(&broker, &frame),
+        "i32::MAX topics: connection left hanging"
+    );
+
+    // Random garbage, with and without a plausible size prefix.
+    let mut state = 0x9e3779b97f4a7c15u64;
+    let mut garbage = vec![0u8; 4096];
+    for b in garbage.iter_mut() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *b = state as u8;
+    }
+    assert!(
+        send_hostile(&broker, &garbage),
+        "garbage: connection left hanging"
+    );
+    let mut sized = 4092i32.to_be_bytes().to_vec();
+    sized.extend_from_slice(&garbage[..4092]);
+    assert!(
+        send_hostile(&broker, &sized),
+        "sized garbage: connection left hanging"
+    );
+    // A 2 GiB length prefix (negative as i32) and a merely huge one.
+    assert!(
+        send_hostile(&broker, &0x8000_0000u32.to_be_bytes()),
+        "2 GiB prefix"
+    );
+    assert!(
+        send_hostile(&broker, &0x7fff_ffffu32.to_be_bytes()),
+        "i32::MAX prefix"
+    );
+
+    // The concurrent consumer keeps being served.
+    let second: String = (0..100).map(|i| format!("b{i}\n")).collect();
+    kcat(
+        &broker,
+        &["-P", "-t", topic, "-X", "acks=all"],
+        second.as_bytes(),
+    );
+    consumer.collect(&mut seen, 200, Duration::from_secs(30));
+    let expected: Vec<String> = (0..100)
+        .map(|i| format!("a{i}"))
+        .chain((0..100).map(|i| format!("b{i}")))
+        .collect();
+    assert_eq!(seen, expected);
+    consumer.kill();
+    let log = broker.log();
+    assert!(
+        log.contains("closing connection"),
+        "hostile input was not logged:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -1,0 +1,4 @@
+//! The one end-to-end test binary: every test spawns the real `sluice`
+//! binary and drives it with real clients.
+
+mod broker;
