@@ -120,7 +120,7 @@ impl OffsetsPartition {
             let mut last = None;
             for bytes in batches {
                 let info = log
-                    .append(BytesMut::from(&bytes[..]), 0)
+                    .append(BytesMut::from(bytes), 0)
                     .await
                     .map_err(|e| e.to_string())?;
                 last = Some(info);
@@ -157,11 +157,12 @@ impl OffsetsPartition {
             }
             let mut coordinator = self.coordinator.borrow_mut();
             for chunk in &read.batches {
-                let mut rest = &chunk[..];
-                while !rest.is_empty() {
-                    let (header, one, after) = storage::batch::split_batch(rest)
+                let mut at = 0;
+                while at < chunk.len() {
+                    let (header, one, _) = storage::batch::split_batch(&chunk[at..])
                         .map_err(|e| format!("replay {} at {offset}: {e}", path.display()))?;
-                    rest = after;
+                    let one = chunk.slice(at..at + one.len());
+                    at += one.len();
                     offset = header.last_offset() + 1;
                     match batch::decode_batch(one) {
                         Ok(records) => {
