@@ -330,3 +330,135 @@ impl Drop for Streaming {
         let _ = self.child.wait();
     }
 }
+
+/// A minimal Kafka client over a raw socket, for the cases real clients
+/// never produce (duplicate retries on demand, sequence gaps, bad CRCs,
+/// unsupported versions). It writes only Produce v3 and ApiVersions, byte by
+/// byte, so that the tests do not depend on the broker's own codec.
+pub mod raw {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+
+    /// One record batch (magic 2) holding `values`, uncompressed.
+    pub fn record_batch(
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+        values: &[&[u8]],
+    ) -> Vec<u8> {
+        let mut records = Vec::new();
+        for (i, value) in values.iter().enumerate() {
+            let mut body = vec![0u8]; // attributes
+            varint(&mut body, 0); // timestamp delta
+            varint(&mut body, i as i64); // offset delta
+            varint(&mut body, -1); // key: null
+            varint(&mut body, value.len() as i64);
+            body.extend_from_slice(value);
+            varint(&mut body, 0); // headers
+            varint(&mut records, body.len() as i64);
+            records.extend_from_slice(&body);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let mut after_crc = Vec::new();
+        after_crc.extend_from_slice(&0i16.to_be_bytes()); // attributes
+        after_crc.extend_from_slice(&(values.len() as i32 - 1).to_be_bytes());
+        after_crc.extend_from_slice(&now.to_be_bytes());
+        after_crc.extend_from_slice(&now.to_be_bytes());
+        after_crc.extend_from_slice(&producer_id.to_be_bytes());
+        after_crc.extend_from_slice(&producer_epoch.to_be_bytes());
+        after_crc.extend_from_slice(&base_sequence.to_be_bytes());
+        after_crc.extend_from_slice(&(values.len() as i32).to_be_bytes());
+        after_crc.extend_from_slice(&records);
+        let mut batch = Vec::new();
+        batch.extend_from_slice(&0i64.to_be_bytes()); // base offset
+        batch.extend_from_slice(&((4 + 1 + 4 + after_crc.len()) as i32).to_be_bytes());
+        batch.extend_from_slice(&(-1i32).to_be_bytes()); // leader epoch
+        batch.push(2); // magic
+        batch.extend_from_slice(&crc32c::crc32c(&after_crc).to_be_bytes());
+        batch.extend_from_slice(&after_crc);
+        batch
+    }
+
+    fn varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        loop {
+            let byte = (z & 0x7f) as u8;
+            z >>= 7;
+            if z == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// A connection sending requests one at a time.
+    pub struct Connection {
+        stream: TcpStream,
+        correlation_id: i32,
+    }
+
+    impl Connection {
+        pub fn open(addr: SocketAddr) -> Connection {
+            let stream = TcpStream::connect(addr).expect("connect");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            Connection {
+                stream,
+                correlation_id: 0,
+            }
+        }
+
+        /// Sends a request (header v1, null client id) and returns the
+        /// response body after the correlation id.
+        pub fn request(&mut self, api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
+            self.correlation_id += 1;
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&api_key.to_be_bytes());
+            frame.extend_from_slice(&version.to_be_bytes());
+            frame.extend_from_slice(&self.correlation_id.to_be_bytes());
+            frame.extend_from_slice(&(-1i16).to_be_bytes());
+            frame.extend_from_slice(body);
+            let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+            out.extend_from_slice(&frame);
+            self.stream.write_all(&out).expect("send");
+            let mut size = [0u8; 4];
+            self.stream.read_exact(&mut size).expect("response size");
+            let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
+            self.stream.read_exact(&mut response).expect("response");
+            assert_eq!(
+                response[..4],
+                self.correlation_id.to_be_bytes(),
+                "correlation id"
+            );
+            response.split_off(4)
+        }
+
+        /// Produce v3 of `batch` to partition 0 of `topic` with acks=all;
+        /// returns (error code, base offset).
+        pub fn produce(&mut self, topic: &str, batch: &[u8]) -> (i16, i64) {
+            let mut body = Vec::new();
+            body.extend_from_slice(&(-1i16).to_be_bytes()); // transactional id
+            body.extend_from_slice(&(-1i16).to_be_bytes()); // acks
+            body.extend_from_slice(&30_000i32.to_be_bytes());
+            body.extend_from_slice(&1i32.to_be_bytes()); // one topic
+            body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+            body.extend_from_slice(topic.as_bytes());
+            body.extend_from_slice(&1i32.to_be_bytes()); // one partition
+            body.extend_from_slice(&0i32.to_be_bytes());
+            body.extend_from_slice(&(batch.len() as i32).to_be_bytes());
+            body.extend_from_slice(batch);
+            let r = self.request(0, 3, &body);
+            // topics(4) name(2+n) partitions(4) index(4) error(2) base offset(8)
+            let at = 4 + 2 + topic.len() + 4 + 4;
+            let error = i16::from_be_bytes(r[at..at + 2].try_into().unwrap());
+            let offset = i64::from_be_bytes(r[at + 2..at + 10].try_into().unwrap());
+            (error, offset)
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tests::{kcat, python, Broker, BrokerOptions, Streaming};
+use tests::{kcat, python, raw, Broker, BrokerOptions, Streaming};
 
 fn now_ms() -> u128 {
     SystemTime::now()
@@ -385,4 +385,119 @@ fn hostile_frames_close_only_their_connection() {
         "hostile input was not logged:\n{log}"
     );
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// Kafka error codes the raw tests expect.
+const NONE: i16 = 0;
+const CORRUPT_MESSAGE: i16 = 2;
+const MESSAGE_TOO_LARGE: i16 = 10;
+const UNSUPPORTED_VERSION: i16 = 35;
+const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+
+#[test]
+fn idempotent_retries_get_their_original_offset_even_after_restart() {
+    let mut broker = Broker::start(BrokerOptions::default());
+    let mut conn = raw::Connection::open(broker.addr);
+    let topic = "idempotent";
+    let pid = 4242;
+    let first = raw::record_batch(pid, 0, 0, &[b"a", b"b", b"c"]);
+    let second = raw::record_batch(pid, 0, 3, &[b"d"]);
+    let (error, _) = conn.produce(topic, &raw::record_batch(-1, -1, -1, &[b"plain"]));
+    assert_eq!(error, NONE, "auto-create and plain append");
+    assert_eq!(conn.produce(topic, &first), (NONE, 1));
+    assert_eq!(conn.produce(topic, &second), (NONE, 4));
+    // A retry of either batch is acknowledged with its original offset.
+    assert_eq!(conn.produce(topic, &first), (NONE, 1));
+    assert_eq!(conn.produce(topic, &second), (NONE, 4));
+    // A gap in the sequence is refused.
+    let gap = raw::record_batch(pid, 0, 9, &[b"z"]);
+    assert_eq!(conn.produce(topic, &gap).0, OUT_OF_ORDER_SEQUENCE_NUMBER);
+
+    // The producer state is rebuilt from the log after a restart.
+    drop(conn);
+    broker.stop();
+    broker.restart();
+    let mut conn = raw::Connection::open(broker.addr);
+    assert_eq!(conn.produce(topic, &second), (NONE, 4));
+    assert_eq!(conn.produce(topic, &gap).0, OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_eq!(
+        conn.produce(topic, &raw::record_batch(pid, 0, 4, &[b"e"])),
+        (NONE, 5)
+    );
+    let consumed = lines(&kcat(
+        &broker,
+        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
+        b"",
+    ));
+    assert_eq!(consumed, ["0 plain", "1 a", "2 b", "3 c", "4 d", "5 e"]);
+}
+
+#[test]
+fn bad_batches_and_versions_get_the_right_errors() {
+    let broker = Broker::start(BrokerOptions {
+        config_toml: "[server]\nbatch_bytes_max = 2048\n".into(),
+        ..Default::default()
+    });
+    let mut conn = raw::Connection::open(broker.addr);
+    let topic = "errors";
+    let good = raw::record_batch(-1, -1, -1, &[b"fine"]);
+    assert_eq!(conn.produce(topic, &good), (NONE, 0));
+
+    let mut corrupt = good.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    assert_eq!(conn.produce(topic, &corrupt).0, CORRUPT_MESSAGE);
+    let big = vec![b'x'; 4096];
+    assert_eq!(
+        conn.produce(topic, &raw::record_batch(-1, -1, -1, &[&big]))
+            .0,
+        MESSAGE_TOO_LARGE
+    );
+    let truncated = &good[..good.len() - 3];
+    assert_eq!(conn.produce(topic, truncated).0, CORRUPT_MESSAGE);
+
+    // ApiVersions of a version from the future: v0 answer with the error
+    // and the supported list (KIP-511), on the same connection.
+    let response = conn.request(18, 127, &[]);
+    assert_eq!(
+        i16::from_be_bytes([response[0], response[1]]),
+        UNSUPPORTED_VERSION
+    );
+    let api_count = i32::from_be_bytes(response[2..6].try_into().unwrap());
+    assert!(api_count >= 10, "{api_count} APIs listed");
+    // The connection still works, and nothing bad was stored.
+    assert_eq!(conn.produce(topic, &good), (NONE, 1));
+    let consumed = lines(&kcat(
+        &broker,
+        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
+        b"",
+    ));
+    assert_eq!(consumed, ["0 fine", "1 fine"]);
+}
+
+#[test]
+fn invalid_config_fails_at_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, key) in [
+        ("[log]\nsegment_bytes = 12\n", "log.segment_bytes"),
+        ("[shards]\nio_memory_bytes = 1\n", "shards.io_memory_bytes"),
+        ("[topics]\nauto_create = \"yes\"\n", "auto_create"),
+        ("no_such_key = 1\n", "no_such_key"),
+    ] {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let output = Command::new(tests::binary("sluice"))
+            .arg("--config")
+            .arg(&path)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{text:?}: {stderr}");
+        assert!(
+            stderr.contains(key),
+            "{text:?}: {stderr:?} does not name {key}"
+        );
+    }
 }
