@@ -14,7 +14,11 @@ pub const BATCH_BYTES_MAX: usize = 16 << 20;
 /// reaches the device's sequential bandwidth, small enough that the pinned
 /// memory per partition stays modest. A chunk grows beyond this only to fit
 /// a single batch larger than it.
-pub const WRITE_CHUNK_BYTES: usize = 4 << 20;
+pub const WRITE_CHUNK_BYTES: usize = 8 << 20;
+
+/// Smallest capacity of a write chunk. Chunks are sized after the previous
+/// one (twice its bytes), so an idle partition pins only this much.
+pub const WRITE_CHUNK_BYTES_MIN: usize = 256 << 10;
 
 /// Bytes an append may find already buffered (the open chunk plus the one
 /// being written) before it waits: back-pressure instead of unbounded memory.
@@ -52,6 +56,8 @@ pub const READ_BATCHES_MAX: usize = 4096;
 pub const CACHE_BYTES_DEFAULT: usize = 64 << 20;
 
 const _: () = assert!(WRITE_CHUNK_BYTES % PAGE_BYTES == 0);
+const _: () =
+    assert!(WRITE_CHUNK_BYTES_MIN % PAGE_BYTES == 0 && WRITE_CHUNK_BYTES_MIN <= WRITE_CHUNK_BYTES);
 const _: () = assert!(BATCH_BYTES_MAX < SEGMENT_BYTES_LIMIT as usize);
 const _: () = assert!(SCAN_READ_BYTES % PAGE_BYTES == 0);
 const _: () = assert!(SEGMENT_BYTES_MIN as usize >= 4 * PAGE_BYTES);

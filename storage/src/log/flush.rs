@@ -41,8 +41,9 @@ enum Step {
     Exit,
 }
 
-/// Waits for the next chunk to write, syncing on the way when the interval
-/// policy says so. `None` means exit (closed or failed).
+/// Waits for the next chunk to write, syncing on the way when nothing else
+/// is to be written (or when the interval policy says so). `None` means
+/// exit (closed or failed).
 async fn next_chunk(log: &Weak<LogInner>, work: &Signal) -> Option<(Rc<LogInner>, Chunk)> {
     loop {
         let inner = log.upgrade()?;
@@ -59,6 +60,12 @@ async fn next_chunk(log: &Weak<LogInner>, work: &Signal) -> Option<(Rc<LogInner>
                 assert_eq!(chunk.segment_base, st.active().base_offset);
                 st.in_flight_bytes = chunk.len - chunk.seed_len;
                 st.tail = tail_of(&chunk);
+                // Size the next chunk after this one: busy logs get big
+                // writes, idle ones do not pin big buffers.
+                st.chunk_capacity = align_up(2 * chunk.len as u64).clamp(
+                    limits::WRITE_CHUNK_BYTES_MIN as u64,
+                    limits::WRITE_CHUNK_BYTES as u64,
+                ) as usize;
                 if chunk.seal {
                     // No append may reach this segment any more; they wait
                     // until `seal_and_roll` has created the next one.
@@ -107,7 +114,54 @@ async fn next_chunk(log: &Weak<LogInner>, work: &Signal) -> Option<(Rc<LogInner>
     }
 }
 
+/// Writes one chunk. Under `Always`, data written by the previous chunk and
+/// not yet synced is synced *while* this chunk is written: the device always
+/// has a write queued, and each sync covers everything written before it
+/// was issued (group commit with the next write already in flight).
 async fn flush_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<(), StorageError> {
+    let seal = chunk.seal;
+    let overlap_sync = {
+        let st = inner.state.borrow();
+        inner.config.fsync == FsyncPolicy::Always && st.written != st.durable && !seal
+    };
+    if seal && inner.state.borrow().written != inner.state.borrow().durable {
+        sync_active(inner).await?;
+    }
+    let outcome = if overlap_sync {
+        let (written, synced) = future::zip(write_chunk(inner, chunk), sync_active(inner)).await;
+        synced?;
+        written?
+    } else {
+        write_chunk(inner, chunk).await?
+    };
+    if outcome == Outcome::RolledBack {
+        return Ok(());
+    }
+    let sync_now = match inner.config.fsync {
+        // A lone chunk is synced at once; with more chunks queued, the
+        // next write overlaps this sync.
+        FsyncPolicy::Always => seal || inner.state.borrow().open_chunk.is_none(),
+        FsyncPolicy::Interval { bytes, .. } => seal || inner.state.borrow().unsynced_bytes >= bytes,
+    };
+    if sync_now && inner.state.borrow().written != inner.state.borrow().durable {
+        sync_active(inner).await?;
+    }
+    if seal {
+        seal_and_roll(inner).await?;
+    } else {
+        maybe_checkpoint(inner).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Written,
+    RolledBack,
+}
+
+/// One direct write of a chunk; moves the written mark.
+async fn write_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<Outcome, StorageError> {
     let Chunk {
         segment_base,
         file,
@@ -117,26 +171,24 @@ async fn flush_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<(), StorageEr
         seed_len,
         end_offset,
         max_timestamp,
-        seal,
+        ..
     } = chunk;
     let new_bytes = (len - seed_len) as u64;
     if new_bytes > 0 {
-        let tail = Tail {
-            segment_base,
-            file_pos: crate::io::align_down(file_pos + len as u64),
-            bytes: Vec::new(),
-        };
         let written_tail = {
-            let from = (tail.file_pos - file_pos) as usize;
+            let page = crate::io::align_down(file_pos + len as u64);
+            let from = (page - file_pos) as usize;
             Tail {
+                segment_base,
+                file_pos: page,
                 bytes: buf.as_slice()[from..len].to_vec(),
-                ..tail
             }
         };
         buf.truncate(align_up(len as u64) as usize);
         if let Err(e) = file.write_at(buf, file_pos).await {
             if is_disk_full(&e) {
-                return rollback(inner, &*file).await;
+                rollback(inner, &*file).await?;
+                return Ok(Outcome::RolledBack);
             }
             return Err(StorageError::io("segment write", e));
         }
@@ -148,25 +200,11 @@ async fn flush_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<(), StorageEr
             max_timestamp,
         };
         st.written_tail = written_tail;
-        st.in_flight_bytes = 0;
         st.unsynced_bytes += new_bytes;
-    } else {
-        inner.state.borrow_mut().in_flight_bytes = 0;
     }
+    inner.state.borrow_mut().in_flight_bytes = 0;
     inner.changed.notify_all();
-    let sync_now = match inner.config.fsync {
-        FsyncPolicy::Always => true,
-        FsyncPolicy::Interval { bytes, .. } => seal || inner.state.borrow().unsynced_bytes >= bytes,
-    };
-    if sync_now {
-        sync_active(inner).await?;
-    }
-    if seal {
-        seal_and_roll(inner).await?;
-    } else {
-        maybe_checkpoint(inner).await?;
-    }
-    Ok(())
+    Ok(Outcome::Written)
 }
 
 /// fdatasync of the active segment; then everything written is durable.

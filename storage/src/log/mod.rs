@@ -111,6 +111,8 @@ pub(crate) struct State {
     pub written: Mark,
     pub durable: Mark,
     pub open_chunk: Option<Chunk>,
+    /// Capacity of the next open chunk, adapted to the write rate.
+    pub chunk_capacity: usize,
     pub in_flight_bytes: usize,
     pub tail: Tail,
     /// Tail page as of `written`, to restart from after a rollback.
@@ -441,7 +443,7 @@ fn new_chunk(st: &State, incoming: usize) -> Chunk {
         "tail of another segment"
     );
     let seed_len = st.tail.bytes.len();
-    let capacity = (limits::WRITE_CHUNK_BYTES as u64).max(align_up((seed_len + incoming) as u64));
+    let capacity = (st.chunk_capacity as u64).max(align_up((seed_len + incoming) as u64));
     let mut buf = active.file.alloc_buffer(capacity as usize);
     buf.as_mut_slice()[..seed_len].copy_from_slice(&st.tail.bytes);
     Chunk {

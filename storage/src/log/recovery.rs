@@ -139,6 +139,7 @@ pub(crate) async fn recover(
         written: mark,
         durable: mark,
         open_chunk: None,
+        chunk_capacity: limits::WRITE_CHUNK_BYTES_MIN,
         in_flight_bytes: 0,
         tail: tail.clone(),
         written_tail: tail,

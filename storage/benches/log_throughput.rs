@@ -1,0 +1,201 @@
+//! Append and read throughput of one partition log on one shard, on the real
+//! disk. Not a test: run it by hand and record the results in
+//! docs/benchmarks.md next to fio's numbers from the same session.
+//!
+//! ```sh
+//! nice -n 19 cargo bench -p storage --bench log_throughput -- [DIR] [MIB_PER_RUN] [RUNS]
+//! ```
+//!
+//! Cases: batch sizes of 16 KiB and 1 MiB (1 KiB records), fsync `always`
+//! and none (an interval too long to fire), with 1 and 16 appends in flight.
+//! Each case runs `RUNS` times; the median is printed.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use futures_lite::future;
+use storage::testing::make_batch;
+use storage::{FsyncPolicy, Log, LogConfig, ShardStorage, ShardStorageConfig};
+
+struct Case {
+    batch_bytes: usize,
+    fsync: FsyncPolicy,
+    in_flight: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let dir = PathBuf::from(
+        args.first()
+            .cloned()
+            .unwrap_or_else(|| "/tmp/sluice-storage-bench".into()),
+    );
+    let mib_per_run: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(512);
+    let runs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let no_fsync = FsyncPolicy::Interval {
+        ms: 3_600_000,
+        bytes: u64::MAX / 2,
+    };
+    let mut cases = Vec::new();
+    for batch_bytes in [16 << 10, 1 << 20] {
+        for fsync in [FsyncPolicy::Always, no_fsync] {
+            for in_flight in [1, 16, 64] {
+                cases.push(Case {
+                    batch_bytes,
+                    fsync,
+                    in_flight,
+                });
+            }
+        }
+    }
+    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+        .io_memory(64 << 20)
+        .make()
+        .expect("executor")
+        .run(async move {
+            println!("dir={} MiB/run={mib_per_run} runs={runs}", dir.display());
+            println!("| batch | fsync | in flight | append MB/s (median) | runs |");
+            for case in &cases {
+                let mut rates = Vec::new();
+                for run in 0..runs {
+                    let path = dir.join(format!("case-{run}"));
+                    let _ = std::fs::remove_dir_all(&path);
+                    rates.push(append_run(&path, case, mib_per_run).await);
+                    let _ = std::fs::remove_dir_all(&path);
+                }
+                let list: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+                println!(
+                    "| {} KiB | {} | {} | {:.0} | {} |",
+                    case.batch_bytes >> 10,
+                    if case.fsync == FsyncPolicy::Always {
+                        "always"
+                    } else {
+                        "none"
+                    },
+                    case.in_flight,
+                    median(&mut rates),
+                    list.join(", ")
+                );
+            }
+            let mut cache_rates = Vec::new();
+            let mut disk_rates = Vec::new();
+            for run in 0..runs {
+                let path = dir.join(format!("read-{run}"));
+                let _ = std::fs::remove_dir_all(&path);
+                let (c, d) = read_run(&path, mib_per_run).await;
+                cache_rates.push(c);
+                disk_rates.push(d);
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            println!(
+                "read 1 MiB fetches: cache {:.0} MB/s, disk {:.0} MB/s (medians of {runs})",
+                median(&mut cache_rates),
+                median(&mut disk_rates)
+            );
+        });
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn batches(batch_bytes: usize, total_bytes: usize) -> Vec<BytesMut> {
+    let records = (batch_bytes / 1024) as i32;
+    let template = make_batch(records, batch_bytes - storage::batch::HEADER_BYTES, 1, 42);
+    (0..total_bytes / batch_bytes)
+        .map(|_| BytesMut::from(&template[..]))
+        .collect()
+}
+
+/// Appends `mib` MiB in batches of the case's size with `in_flight`
+/// concurrent appenders, each waiting for durability (or for the write,
+/// under the no-fsync policy) before its next append. Returns MB/s.
+async fn append_run(path: &Path, case: &Case, mib: usize) -> f64 {
+    let shard = ShardStorage::new(ShardStorageConfig::default());
+    let config = LogConfig {
+        fsync: case.fsync,
+        ..LogConfig::default()
+    };
+    let (log, _) = Log::open(path, config, &shard).await.expect("open");
+    let total = mib << 20;
+    let all = batches(case.batch_bytes, total);
+    let per_task = all.len() / case.in_flight;
+    let mut groups: Vec<Vec<BytesMut>> = Vec::new();
+    let mut it = all.into_iter();
+    for _ in 0..case.in_flight {
+        groups.push(it.by_ref().take(per_task).collect());
+    }
+    let log = Rc::new(log);
+    let start = Instant::now();
+    let tasks: Vec<_> = groups
+        .into_iter()
+        .map(|group| {
+            let log = log.clone();
+            glommio::spawn_local(async move {
+                for b in group {
+                    log.append_durable(b, 1).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    log.close().await.expect("close");
+    (per_task * case.in_flight * case.batch_bytes) as f64 / secs / 1e6
+}
+
+/// Writes `mib` MiB of 16 KiB batches, then reads them all with 1 MiB
+/// fetches twice: once from the cache (big enough to hold them) and once
+/// after reopening (cold cache: disk). Returns (cache MB/s, disk MB/s).
+async fn read_run(path: &Path, mib: usize) -> (f64, f64) {
+    let shard = ShardStorage::new(ShardStorageConfig {
+        cache_bytes_max: (mib << 20) * 5,
+    });
+    let config = LogConfig::default();
+    let (log, _) = Log::open(path, config.clone(), &shard).await.expect("open");
+    let all = batches(16 << 10, mib << 20);
+    let mut last = None;
+    for b in all {
+        last = Some(log.append(b, 1).await.expect("append"));
+    }
+    log.wait_durable(&last.expect("appended"))
+        .await
+        .expect("durable");
+    let cache = read_all(&log, true).await;
+    log.close().await.expect("close");
+    let shard = ShardStorage::new(ShardStorageConfig::default());
+    let (log, _) = Log::open(path, config, &shard).await.expect("reopen");
+    let disk = read_all(&log, false).await;
+    log.close().await.expect("close");
+    (cache, disk)
+}
+
+async fn read_all(log: &Log, expect_cache: bool) -> f64 {
+    let start = Instant::now();
+    let mut offset = log.log_start_offset();
+    let mut bytes = 0usize;
+    let end = log.high_watermark();
+    while offset < end {
+        let r = log.read(offset, 1 << 20).await.expect("read");
+        assert_eq!(r.from_cache, expect_cache);
+        for b in &r.batches {
+            bytes += b.len();
+            let mut rest = &b[..];
+            while !rest.is_empty() {
+                let (h, _, tail) = storage::batch::split_batch(rest).expect("batch");
+                offset = h.last_offset() + 1;
+                rest = tail;
+            }
+        }
+        future::yield_now().await;
+    }
+    bytes as f64 / start.elapsed().as_secs_f64() / 1e6
+}
