@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod catalogue;
 pub mod config;
 pub mod conn;
+pub mod group;
 pub mod handlers;
 pub mod limits;
 pub mod memlock;
