@@ -76,7 +76,7 @@ pub fn frame_len(header: &[u8]) -> Result<usize, WireError> {
     if header.len() < HEADER_BYTES {
         return Err(WireError::Truncated);
     }
-    if header[0..4] != MAGIC || header[4] != VERSION {
+    if header[0..4] != MAGIC || header[4] != VERSION || header[5..8] != [0; 3] {
         return Err(WireError::BadHeader);
     }
     let body = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes")) as usize;
@@ -144,11 +144,13 @@ pub fn decode(frame: &Bytes) -> Result<Decoded, WireError> {
     let envelopes = archived
         .envelopes
         .iter()
-        .map(|e| Envelope {
-            group: e.group.to_native(),
-            message: message_from(&body, &e.message),
+        .map(|e| {
+            Ok(Envelope {
+                group: e.group.to_native(),
+                message: message_from(&body, &e.message)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, WireError>>()?;
     Ok(Decoded {
         envelopes,
         realigned,
@@ -184,7 +186,7 @@ fn conf_from(c: &ArchivedConfState) -> ConfState {
     }
 }
 
-fn message_from(body: &Bytes, m: &crate::message::ArchivedMessage) -> Message {
+fn message_from(body: &Bytes, m: &crate::message::ArchivedMessage) -> Result<Message, WireError> {
     let b = match &m.body {
         ArchivedMessageBody::PreVote {
             last_index,
@@ -249,10 +251,10 @@ fn message_from(body: &Bytes, m: &crate::message::ArchivedMessage) -> Message {
         },
         ArchivedMessageBody::TimeoutNow => MessageBody::TimeoutNow,
     };
-    Message {
+    Ok(Message {
         from: m.from.to_native(),
         to: m.to.to_native(),
         term: m.term.to_native(),
         body: b,
-    }
+    })
 }

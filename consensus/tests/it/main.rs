@@ -4,3 +4,4 @@
 #[allow(dead_code)] // Parts are used only by the benchmark, which includes this file too.
 mod sim;
 mod sim_tests;
+mod wire_tests;

@@ -217,6 +217,11 @@ pub struct Sim {
     outstanding: BTreeMap<u64, u64>,
     next_proposal: u64,
     acked: HashSet<u64>,
+    /// Read-index requests in flight: ctx -> highest index known committed
+    /// (applied somewhere) when the read was requested.
+    reads: HashMap<u64, Index>,
+    next_read: u64,
+    pub reads_served: u64,
     faults_on: bool,
     pub stats: Stats,
     pub trace: Vec<String>,
@@ -274,6 +279,9 @@ impl Sim {
             outstanding: BTreeMap::new(),
             next_proposal: 1,
             acked: HashSet::new(),
+            reads: HashMap::new(),
+            next_read: 1,
+            reads_served: 0,
             faults_on,
             stats: Stats {
                 steps: 0,
@@ -520,6 +528,18 @@ impl Sim {
             for m in ready.messages {
                 self.send(m);
             }
+            // 6: reads are linearizable: they see every write acknowledged
+            // before they were requested.
+            for rs in ready.read_states {
+                let floor = self
+                    .reads
+                    .remove(&rs.ctx)
+                    .unwrap_or_else(|| self.fail(format!("read state for unknown ctx {}", rs.ctx)));
+                if rs.index < floor {
+                    self.fail(format!("read-index: node {id} answered read {} at index {} below {floor}, already committed when the read began", rs.ctx, rs.index));
+                }
+                self.reads_served += 1;
+            }
             if let Some(ss) = ready.soft_state {
                 if ss.role == Role::Leader {
                     self.stats.leader_changes += 1;
@@ -665,6 +685,29 @@ impl Sim {
             let id = self.next_proposal;
             if self.propose_id(id) {
                 self.next_proposal += 1;
+            }
+        }
+        if self.faults_on && self.rng.gen_range(0..1000) < self.opts.propose_per_mille / 4 {
+            if let Some(l) = self.leader() {
+                let ctx = self.next_read;
+                let floor = self
+                    .checker
+                    .applied
+                    .keys()
+                    .next_back()
+                    .copied()
+                    .unwrap_or(0);
+                if self
+                    .node(l)
+                    .raw
+                    .as_mut()
+                    .expect("leader runs")
+                    .read_index(ctx)
+                    .is_ok()
+                {
+                    self.reads.insert(ctx, floor);
+                    self.next_read += 1;
+                }
             }
         }
         // Retry proposals that seem lost (leader crashed before replicating).

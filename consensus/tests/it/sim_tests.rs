@@ -20,6 +20,7 @@ fn seeds(default_count: u64, salt: u64) -> Vec<u64> {
 
 fn run_batch(voters: usize, default_count: u64, salt: u64) {
     let mut totals = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut reads = 0;
     let seeds = seeds(default_count, salt);
     for &seed in &seeds {
         let mut sim = Sim::new(seed, SimOptions::chaos(voters));
@@ -29,8 +30,9 @@ fn run_batch(voters: usize, default_count: u64, salt: u64) {
         totals.2 += sim.stats.crashes;
         totals.3 += sim.stats.snapshots_sent;
         totals.4 += sim.stats.conf_changes;
+        reads += sim.reads_served;
     }
-    eprintln!("{voters} voters, {} seeds: {} proposals committed, {} leader changes, {} crashes, {} snapshots sent, {} membership changes", seeds.len(), totals.0, totals.1, totals.2, totals.3, totals.4);
+    eprintln!("{voters} voters, {} seeds: {} proposals committed, {} leader changes, {} crashes, {} snapshots sent, {} membership changes, {reads} reads served", seeds.len(), totals.0, totals.1, totals.2, totals.3, totals.4);
     // The batch must actually exercise the protocol, or it proves nothing.
     if seeds.len() >= 20 {
         assert!(
@@ -38,7 +40,8 @@ fn run_batch(voters: usize, default_count: u64, salt: u64) {
                 && totals.1 > seeds.len() as u64
                 && totals.2 > 0
                 && totals.3 > 0
-                && totals.4 > 0,
+                && totals.4 > 0
+                && reads > 0,
             "batch exercised too little: {totals:?}"
         );
     }
