@@ -124,6 +124,8 @@ struct FileConfig {
     server: FileServer,
     #[serde(default)]
     topics: FileTopics,
+    #[serde(default)]
+    groups: crate::group::FileGroups,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -233,6 +235,8 @@ pub struct Config {
     pub log: LogConfig,
     pub server: ServerConfig,
     pub topics: TopicDefaults,
+    /// The `[groups]` section: consumer group coordinator settings.
+    pub groups: crate::group::GroupConfig,
 }
 
 /// Why the configuration was refused. The message always names the key.
@@ -482,6 +486,10 @@ impl Config {
             log,
             server,
             topics,
+            groups: file
+                .groups
+                .into_config()
+                .map_err(|m| invalid("groups", m))?,
         })
     }
 }
@@ -653,6 +661,24 @@ mod tests {
                 "{text:?} gave {message:?}, expected it to name {key}"
             );
         }
+    }
+
+    #[test]
+    fn the_readme_example_is_valid_and_matches_the_defaults() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").expect("README has a toml block") + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let config = load(&readme[start..end]).unwrap();
+        let mut defaults = load("").unwrap();
+        // The example adds one per-core override on CPU 1.
+        defaults.shards[1].cache_bytes = 256 << 20;
+        assert_eq!(
+            config,
+            Config {
+                log_level: Some("info".into()),
+                ..defaults
+            }
+        );
     }
 
     #[test]
