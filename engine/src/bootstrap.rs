@@ -148,6 +148,12 @@ async fn run_shard(
         partitions: Default::default(),
         stop_signal: Default::default(),
         catalogue_lock: glommio::sync::Semaphore::new(1),
+        groups: Rc::new(crate::group::handlers::service_for_shard(
+            &config.groups,
+            &placement,
+            shard_id,
+            crate::group::service::now_ms(),
+        )),
     });
     let servers: Vec<_> = receivers
         .into_iter()
@@ -177,6 +183,7 @@ async fn run_shard(
     );
     shutdown.barrier(Phase::Recovered).await;
     let retention = glommio::spawn_local(crate::partition::retention_loop(shard.clone()));
+    let groups = glommio::spawn_local(crate::group::handlers::run(shard.clone()));
 
     // Step 4: listeners.
     let listener = match bind(config.listen) {
@@ -221,6 +228,10 @@ async fn run_shard(
     shutdown.barrier(Phase::Drained).await;
 
     retention.cancel().await;
+    groups.cancel().await;
+    if let Err(e) = shard.groups.close().await {
+        tracing::error!(shard = shard_id, error = %e, "closing group logs failed");
+    }
     tracing::info!(shard = shard_id, "shutdown 2/3: syncing and closing logs");
     let close_result = crate::partition::close_all(&shard).await;
     shutdown.barrier(Phase::Closed).await;

@@ -33,10 +33,11 @@ impl Placement {
         ((start + partition as u64) % self.shard_count as u64) as ShardId
     }
 
-    /// The shard coordinating consumer group `group_id` (like the partition
-    /// of `__consumer_offsets` a Kafka broker would hash it to).
+    /// The shard coordinating consumer group `group_id`: the owner of the
+    /// group's `__consumer_offsets` partition, as in Kafka.
     pub fn shard_for_group(&self, group_id: &str) -> ShardId {
-        (crc32c::crc32c(group_id.as_bytes()) as u64 % self.shard_count as u64) as ShardId
+        use crate::group::placement::{offsets_partition_for, OFFSETS_TOPIC};
+        self.shard_for(OFFSETS_TOPIC, offsets_partition_for(group_id))
     }
 
     /// The shard that owns the topic catalogue (creates, deletes, configs) and

@@ -34,6 +34,8 @@ pub struct Shard {
     pub catalogue_lock: glommio::sync::Semaphore,
     /// Next producer id to hand out (used on the catalogue shard only).
     pub next_producer_id: Cell<i64>,
+    /// The consumer groups this shard coordinates.
+    pub groups: Rc<crate::group::GroupService>,
 }
 
 impl Shard {

@@ -59,3 +59,74 @@ impl GroupConfig {
         Ok(())
     }
 }
+
+/// The `[groups]` section of the broker's TOML file; every key optional.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGroups {
+    pub session_timeout_min_ms: Option<u64>,
+    pub session_timeout_max_ms: Option<u64>,
+    pub initial_rebalance_delay_ms: Option<u64>,
+    pub max_size: Option<usize>,
+    pub offset_metadata_max_bytes: Option<usize>,
+    pub offsets_retention_ms: Option<u64>,
+    pub offsets_retention_check_interval_ms: Option<u64>,
+}
+
+impl FileGroups {
+    /// Kafka's defaults overlaid with the keys given, validated.
+    pub fn into_config(self) -> Result<GroupConfig, String> {
+        let d = GroupConfig::default();
+        let config = GroupConfig {
+            session_timeout_min_ms: self
+                .session_timeout_min_ms
+                .unwrap_or(d.session_timeout_min_ms),
+            session_timeout_max_ms: self
+                .session_timeout_max_ms
+                .unwrap_or(d.session_timeout_max_ms),
+            initial_rebalance_delay_ms: self
+                .initial_rebalance_delay_ms
+                .unwrap_or(d.initial_rebalance_delay_ms),
+            group_max_size: self.max_size.unwrap_or(d.group_max_size),
+            offset_metadata_max_bytes: self
+                .offset_metadata_max_bytes
+                .unwrap_or(d.offset_metadata_max_bytes),
+            offsets_retention_ms: self.offsets_retention_ms.unwrap_or(d.offsets_retention_ms),
+            offsets_retention_check_interval_ms: self
+                .offsets_retention_check_interval_ms
+                .unwrap_or(d.offsets_retention_check_interval_ms),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_section_overrides_defaults_and_is_validated() {
+        let config = FileGroups {
+            session_timeout_min_ms: Some(500),
+            initial_rebalance_delay_ms: Some(0),
+            ..FileGroups::default()
+        }
+        .into_config()
+        .unwrap();
+        assert_eq!(config.session_timeout_min_ms, 500);
+        assert_eq!(config.initial_rebalance_delay_ms, 0);
+        assert_eq!(config.session_timeout_max_ms, 1_800_000);
+        let inverted = FileGroups {
+            session_timeout_min_ms: Some(10_000),
+            session_timeout_max_ms: Some(5_000),
+            ..FileGroups::default()
+        };
+        assert!(inverted.into_config().is_err());
+        let too_big = FileGroups {
+            max_size: Some(limits::MEMBERS_PER_GROUP_MAX + 1),
+            ..FileGroups::default()
+        };
+        assert!(too_big.into_config().is_err());
+    }
+}

@@ -5,8 +5,13 @@
 //! The state machine ([`Coordinator`]) is pure: it reads no clock, does no
 //! I/O and never awaits. Time comes in as `now_ms`, output goes out as a
 //! [`Ready`] (records to append, then replies to send), so that every
-//! rebalance scenario is a deterministic unit test. It must never touch a
-//! socket, a file or another shard's state.
+//! rebalance scenario is a deterministic unit test. [`service`] drives it on
+//! a shard (the `__consumer_offsets` logs, timers) and [`handlers`] turns
+//! `net`'s group messages into its requests on the group's owner shard.
+//!
+//! It must never touch another shard's groups except through a cross-shard
+//! call, parse Kafka bytes (that is `net`'s job), or answer a request before
+//! the records that answer depends on are durable.
 
 pub mod api;
 pub mod batch;
@@ -14,6 +19,7 @@ pub mod codec;
 mod config;
 mod coordinator;
 pub mod error;
+pub mod handlers;
 pub mod limits;
 mod member;
 mod offsets;
@@ -25,7 +31,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::GroupConfig;
+pub use config::{FileGroups, GroupConfig};
 pub use coordinator::Coordinator;
 pub use error::ErrorCode;
 pub use record::{GroupRecord, Ready};

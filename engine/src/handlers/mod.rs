@@ -10,9 +10,7 @@ mod produce;
 
 use std::rc::Rc;
 
-use net::msg::{
-    ApiVersionsResponse, FindCoordinatorResponse, SaslAuthenticateResponse, SaslHandshakeResponse,
-};
+use net::msg::{ApiVersionsResponse, SaslAuthenticateResponse, SaslHandshakeResponse};
 use net::{encode_response, ApiResponse, EncodedFrame, ErrorCode, Request, RequestHeader};
 
 use crate::conn::Peer;
@@ -58,37 +56,16 @@ pub async fn handle(
     }
 }
 
-/// The hook for the consumer-group APIs (FindCoordinator, JoinGroup,
-/// SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups,
-/// DescribeGroups, DeleteGroups). The coordinator of a group lives on
-/// `shard.placement.shard_for_group(group_id)`; reach it with
-/// `shard.call_group(group_id, |owner| async move { ... })`.
-///
-/// Until the coordinator is wired in, FindCoordinator answers
-/// COORDINATOR_NOT_AVAILABLE (so clients retry instead of hanging) and the
-/// other group APIs close the connection.
+/// The consumer-group APIs (FindCoordinator, JoinGroup, SyncGroup,
+/// Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups,
+/// DescribeGroups, DeleteGroups) belong to the coordinator in `crate::group`.
 async fn group_request(
-    _shard: &Rc<Shard>,
+    shard: &Rc<Shard>,
     peer: &Peer,
     header: &RequestHeader,
     request: Request,
 ) -> Option<EncodedFrame> {
-    match request {
-        Request::FindCoordinator(_) => Some(
-            FindCoordinatorResponse {
-                error_code: ErrorCode::CoordinatorNotAvailable.code(),
-                error_message: Some("group coordination is not available yet".into()),
-                node_id: -1,
-                port: -1,
-                ..Default::default()
-            }
-            .encode(header.correlation_id, header.api_version),
-        ),
-        other => {
-            tracing::warn!(peer = ?peer.addr, api = ?other.api_key(), "group API not available; no response");
-            None
-        }
-    }
+    crate::group::handlers::handle(shard, peer, header, request).await
 }
 
 /// Object-safe encoding, so `handle` can treat every response body alike.

@@ -1,0 +1,562 @@
+//! The Kafka group APIs on a broker shard: translate `net`'s decoded
+//! requests into coordinator requests, run them on the shard that owns the
+//! group (forwarding through [`Shard::call_group`]), and translate back.
+//! Every error the coordinator decides is passed through with its Kafka code.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use net::msg::delete_groups_response::DeletableGroupResult;
+use net::msg::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use net::msg::find_coordinator_response::Coordinator;
+use net::msg::join_group_response::JoinGroupResponseMember;
+use net::msg::leave_group_response::MemberResponse;
+use net::msg::list_groups_response::ListedGroup;
+use net::msg::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+use net::msg::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
+use net::msg::*;
+use net::{encode_response, ApiResponse, EncodedFrame, Request, RequestHeader};
+
+use super::api;
+use super::error::ErrorCode;
+use super::limits;
+use super::placement::OFFSETS_TOPIC;
+use super::service::GroupService;
+use crate::conn::Peer;
+use crate::placement::Placement;
+use crate::shard::Shard;
+
+/// FindCoordinator key type of a consumer group (1 is a transaction).
+const KEY_TYPE_GROUP: i8 = 0;
+
+/// The group service of shard `shard_id`: the `__consumer_offsets`
+/// partitions the placement table gives it. `nonce` must differ per start.
+pub fn service_for_shard(
+    config: &super::GroupConfig,
+    placement: &Placement,
+    shard_id: usize,
+    nonce: u64,
+) -> GroupService {
+    let owned = (0..limits::OFFSETS_TOPIC_PARTITIONS)
+        .filter(|p| placement.shard_for(OFFSETS_TOPIC, *p) == shard_id);
+    GroupService::new(config, owned, nonce ^ shard_id as u64)
+}
+
+/// Loads the shard's groups (clients get COORDINATOR_LOAD_IN_PROGRESS
+/// meanwhile), then runs the group timers until cancelled. Spawn once per
+/// shard after storage recovery.
+pub async fn run(shard: Rc<Shard>) {
+    let groups = shard.groups.clone();
+    let dir = shard.config.data_dir.join("groups");
+    let storage = storage::ShardStorage::new(storage::ShardStorageConfig {
+        cache_bytes_max: limits::REPLAY_READ_BYTES,
+    });
+    let log_config = offsets_log_config(&shard);
+    match groups.load(&dir, log_config, &storage).await {
+        Ok(report) => tracing::info!(
+            shard = shard.id,
+            partitions = report.partitions,
+            records = report.records,
+            groups = report.groups,
+            corrupt_batches = report.corrupt_batches,
+            elapsed_ms = report.elapsed_ms,
+            "consumer groups loaded"
+        ),
+        Err(error) => {
+            // The coordinators stay in the loading state: group requests
+            // keep getting COORDINATOR_LOAD_IN_PROGRESS, partitions work.
+            tracing::error!(shard = shard.id, %error, "cannot load consumer groups");
+            return;
+        }
+    }
+    groups.run_timers().await;
+}
+
+/// `__consumer_offsets` keeps every record until compaction exists: time and
+/// size retention would drop live commits. Durability follows the broker's
+/// fsync policy.
+fn offsets_log_config(shard: &Shard) -> storage::LogConfig {
+    let fsync = match shard.config.log.fsync {
+        crate::config::FsyncPolicy::Always => storage::FsyncPolicy::Always,
+        crate::config::FsyncPolicy::Interval => storage::FsyncPolicy::Interval {
+            ms: shard.config.log.fsync_interval_ms,
+            bytes: shard.config.log.fsync_bytes,
+        },
+    };
+    storage::LogConfig {
+        fsync,
+        retention_bytes: -1,
+        retention_ms: -1,
+        ..storage::LogConfig::default()
+    }
+}
+
+/// Runs one group API request; `None` for a request that is not one.
+pub async fn handle(
+    shard: &Rc<Shard>,
+    peer: &Peer,
+    header: &RequestHeader,
+    request: Request,
+) -> Option<EncodedFrame> {
+    let version = header.api_version;
+    let id = header.correlation_id;
+    let frame = match request {
+        Request::FindCoordinator(r) => encode(id, version, &find_coordinator(shard, version, r)),
+        Request::JoinGroup(r) => encode(id, version, &join_group(shard, peer, header, r).await),
+        Request::SyncGroup(r) => encode(id, version, &sync_group(shard, r).await),
+        Request::Heartbeat(r) => encode(id, version, &heartbeat(shard, r).await),
+        Request::LeaveGroup(r) => encode(id, version, &leave_group(shard, version, r).await),
+        Request::OffsetCommit(r) => encode(id, version, &offset_commit(shard, r).await),
+        Request::OffsetFetch(r) => encode(id, version, &offset_fetch(shard, r).await),
+        Request::DescribeGroups(r) => encode(id, version, &describe_groups(shard, r).await),
+        Request::ListGroups(r) => encode(id, version, &list_groups(shard, r).await),
+        Request::DeleteGroups(r) => encode(id, version, &delete_groups(shard, r).await),
+        other => {
+            tracing::warn!(api = ?other.api_key(), "not a group API");
+            return None;
+        }
+    };
+    Some(frame)
+}
+
+fn encode<R: ApiResponse>(correlation_id: i32, version: i16, body: &R) -> EncodedFrame {
+    encode_response(correlation_id, version, body)
+}
+
+/// The coordinator's call on the group's shard; a shard that is gone
+/// (shutting down) answers COORDINATOR_NOT_AVAILABLE so that clients retry.
+async fn on_owner<R, F, Fut>(shard: &Rc<Shard>, group_id: &str, job: F) -> Result<R, ErrorCode>
+where
+    R: Send + 'static,
+    F: FnOnce(Rc<GroupService>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R> + 'static,
+{
+    shard
+        .call_group(group_id, move |owner| job(owner.groups.clone()))
+        .await
+        .map_err(|_| ErrorCode::CoordinatorNotAvailable)
+}
+
+fn find_coordinator(
+    shard: &Shard,
+    version: i16,
+    r: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    let config = &shard.config;
+    let answer = |key_type: i8| {
+        if key_type == KEY_TYPE_GROUP {
+            (ErrorCode::None, None)
+        } else {
+            (
+                ErrorCode::CoordinatorNotAvailable,
+                Some("transactions are not supported".to_string()),
+            )
+        }
+    };
+    if version >= 4 {
+        let (error, message) = answer(r.key_type);
+        let coordinators = r
+            .coordinator_keys
+            .into_iter()
+            .map(|key| Coordinator {
+                key,
+                node_id: config.node_id,
+                host: config.advertise_host.clone(),
+                port: i32::from(config.advertise_port),
+                error_code: error.code(),
+                error_message: message.clone(),
+            })
+            .collect();
+        return FindCoordinatorResponse {
+            coordinators,
+            ..Default::default()
+        };
+    }
+    let (error, message) = answer(r.key_type);
+    FindCoordinatorResponse {
+        error_code: error.code(),
+        error_message: message,
+        node_id: config.node_id,
+        host: config.advertise_host.clone(),
+        port: i32::from(config.advertise_port),
+        ..Default::default()
+    }
+}
+
+async fn join_group(
+    shard: &Rc<Shard>,
+    peer: &Peer,
+    header: &RequestHeader,
+    r: JoinGroupRequest,
+) -> JoinGroupResponse {
+    let version = header.api_version;
+    let request = api::JoinRequest {
+        group_id: r.group_id.clone(),
+        session_timeout_ms: r.session_timeout_ms,
+        rebalance_timeout_ms: r.rebalance_timeout_ms,
+        member_id: r.member_id.clone(),
+        group_instance_id: r.group_instance_id,
+        protocol_type: r.protocol_type,
+        protocols: r
+            .protocols
+            .into_iter()
+            .map(|p| api::Protocol {
+                name: p.name,
+                metadata: p.metadata,
+            })
+            .collect(),
+        client_id: header
+            .client_id
+            .clone()
+            .or_else(|| peer.client_id.clone())
+            .unwrap_or_default(),
+        client_host: peer
+            .addr
+            .map(|a| format!("/{}", a.ip()))
+            .unwrap_or_default(),
+        require_known_member_id: version >= 4,
+    };
+    let response = on_owner(shard, &r.group_id, move |groups| async move {
+        groups.join(request).await
+    })
+    .await
+    .unwrap_or_else(|error| api::JoinResponse::error(error, &r.member_id));
+    // Before v7 the protocol name is not nullable.
+    let protocol_name = match response.protocol_name {
+        None if version < 7 => Some(String::new()),
+        name => name,
+    };
+    JoinGroupResponse {
+        error_code: response.error.code(),
+        generation_id: response.generation_id,
+        protocol_type: response.protocol_type,
+        protocol_name,
+        leader: response.leader,
+        skip_assignment: response.skip_assignment,
+        member_id: response.member_id,
+        members: response
+            .members
+            .into_iter()
+            .map(|m| JoinGroupResponseMember {
+                member_id: m.member_id,
+                group_instance_id: m.group_instance_id,
+                metadata: m.metadata,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn sync_group(shard: &Rc<Shard>, r: SyncGroupRequest) -> SyncGroupResponse {
+    let group_id = r.group_id.clone();
+    let request = api::SyncRequest {
+        group_id: r.group_id,
+        generation_id: r.generation_id,
+        member_id: r.member_id,
+        group_instance_id: r.group_instance_id,
+        protocol_type: r.protocol_type,
+        protocol_name: r.protocol_name,
+        assignments: r
+            .assignments
+            .into_iter()
+            .map(|a| (a.member_id, a.assignment))
+            .collect(),
+    };
+    let response = on_owner(shard, &group_id, move |groups| async move {
+        groups.sync(request).await
+    })
+    .await
+    .unwrap_or_else(api::SyncResponse::error);
+    SyncGroupResponse {
+        error_code: response.error.code(),
+        protocol_type: response.protocol_type,
+        protocol_name: response.protocol_name,
+        assignment: response.assignment,
+        ..Default::default()
+    }
+}
+
+async fn heartbeat(shard: &Rc<Shard>, r: HeartbeatRequest) -> HeartbeatResponse {
+    let group_id = r.group_id.clone();
+    let request = api::HeartbeatRequest {
+        group_id: r.group_id,
+        generation_id: r.generation_id,
+        member_id: r.member_id,
+        group_instance_id: r.group_instance_id,
+    };
+    let error = on_owner(shard, &group_id, move |groups| async move {
+        groups.heartbeat(request).await
+    })
+    .await
+    .unwrap_or_else(|e| e);
+    HeartbeatResponse {
+        error_code: error.code(),
+        ..Default::default()
+    }
+}
+
+async fn leave_group(shard: &Rc<Shard>, version: i16, r: LeaveGroupRequest) -> LeaveGroupResponse {
+    let group_id = r.group_id.clone();
+    let members = if version < 3 {
+        vec![api::LeavingMember {
+            member_id: r.member_id,
+            group_instance_id: None,
+        }]
+    } else {
+        r.members
+            .into_iter()
+            .map(|m| api::LeavingMember {
+                member_id: m.member_id,
+                group_instance_id: m.group_instance_id,
+            })
+            .collect()
+    };
+    let request = api::LeaveRequest {
+        group_id: r.group_id,
+        members,
+    };
+    let response = on_owner(shard, &group_id, move |groups| async move {
+        groups.leave(request).await
+    })
+    .await
+    .unwrap_or_else(|error| api::LeaveResponse {
+        error,
+        members: Vec::new(),
+    });
+    if version < 3 {
+        return LeaveGroupResponse {
+            error_code: response.legacy_error().code(),
+            ..Default::default()
+        };
+    }
+    LeaveGroupResponse {
+        error_code: response.error.code(),
+        members: response
+            .members
+            .into_iter()
+            .map(|m| MemberResponse {
+                member_id: m.member_id,
+                group_instance_id: m.group_instance_id,
+                error_code: m.error.code(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn offset_commit(shard: &Rc<Shard>, r: OffsetCommitRequest) -> OffsetCommitResponse {
+    // Partitions of topics this broker does not have are refused here, as
+    // Kafka does; the rest go to the coordinator.
+    let known = |topic: &str, partition: i32| {
+        let catalogue = shard.catalogue.borrow();
+        catalogue
+            .topics
+            .get(topic)
+            .is_some_and(|meta| (0..meta.partitions).contains(&partition))
+    };
+    let mut results: HashMap<(String, i32), ErrorCode> = HashMap::new();
+    let mut topics = Vec::with_capacity(r.topics.len());
+    for topic in &r.topics {
+        let mut partitions = Vec::new();
+        for p in &topic.partitions {
+            if known(&topic.name, p.partition_index) {
+                partitions.push(api::CommitPartition {
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.clone(),
+                });
+            } else {
+                results.insert(
+                    (topic.name.clone(), p.partition_index),
+                    ErrorCode::UnknownTopicOrPartition,
+                );
+            }
+        }
+        if !partitions.is_empty() {
+            topics.push(api::CommitTopic {
+                name: topic.name.clone(),
+                partitions,
+            });
+        }
+    }
+    let request = api::OffsetCommitRequest {
+        group_id: r.group_id.clone(),
+        generation_id: r.generation_id_or_member_epoch,
+        member_id: r.member_id.clone(),
+        group_instance_id: r.group_instance_id.clone(),
+        retention_time_ms: r.retention_time_ms,
+        topics,
+    };
+    let fallback = request.clone();
+    let response = on_owner(shard, &r.group_id, move |groups| async move {
+        groups.offset_commit(request).await
+    })
+    .await
+    .unwrap_or_else(|error| api::OffsetCommitResponse::all(&fallback, error));
+    for topic in response.topics {
+        for (partition, error) in topic.partitions {
+            results.insert((topic.name.clone(), partition), error);
+        }
+    }
+    OffsetCommitResponse {
+        topics: r
+            .topics
+            .into_iter()
+            .map(|t| OffsetCommitResponseTopic {
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| OffsetCommitResponsePartition {
+                        partition_index: p.partition_index,
+                        error_code: results
+                            .get(&(t.name.clone(), p.partition_index))
+                            .copied()
+                            .unwrap_or(ErrorCode::UnknownServerError)
+                            .code(),
+                    })
+                    .collect(),
+                name: t.name,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn offset_fetch(shard: &Rc<Shard>, r: OffsetFetchRequest) -> OffsetFetchResponse {
+    let request = api::OffsetFetchRequest {
+        group_id: r.group_id.clone(),
+        topics: r.topics.map(|topics| {
+            topics
+                .into_iter()
+                .map(|t| (t.name, t.partition_indexes))
+                .collect()
+        }),
+    };
+    let response = on_owner(shard, &r.group_id, move |groups| async move {
+        groups.offset_fetch(request)
+    })
+    .await
+    .unwrap_or_else(|error| api::OffsetFetchResponse {
+        error,
+        topics: Vec::new(),
+    });
+    OffsetFetchResponse {
+        error_code: response.error.code(),
+        topics: response
+            .topics
+            .into_iter()
+            .map(|t| OffsetFetchResponseTopic {
+                name: t.name,
+                partitions: t
+                    .partitions
+                    .into_iter()
+                    .map(|p| OffsetFetchResponsePartition {
+                        partition_index: p.partition,
+                        committed_offset: p.offset,
+                        committed_leader_epoch: p.leader_epoch,
+                        metadata: Some(p.metadata),
+                        error_code: p.error.code(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn describe_groups(shard: &Rc<Shard>, r: DescribeGroupsRequest) -> DescribeGroupsResponse {
+    let mut groups = Vec::with_capacity(r.groups.len());
+    for group_id in r.groups {
+        let id = group_id.clone();
+        let described = on_owner(shard, &group_id, move |groups| async move {
+            groups.describe(id)
+        })
+        .await
+        .unwrap_or_else(|error| api::DescribedGroup {
+            error,
+            group_id: group_id.clone(),
+            state: "Dead",
+            protocol_type: String::new(),
+            protocol_name: String::new(),
+            members: Vec::new(),
+        });
+        groups.push(DescribedGroup {
+            error_code: described.error.code(),
+            group_id: described.group_id,
+            group_state: described.state.to_string(),
+            protocol_type: described.protocol_type,
+            protocol_data: described.protocol_name,
+            members: described
+                .members
+                .into_iter()
+                .map(|m| DescribedGroupMember {
+                    member_id: m.member_id,
+                    group_instance_id: m.group_instance_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    member_metadata: m.metadata,
+                    member_assignment: m.assignment,
+                })
+                .collect(),
+            ..Default::default()
+        });
+    }
+    DescribeGroupsResponse {
+        groups,
+        ..Default::default()
+    }
+}
+
+async fn list_groups(shard: &Rc<Shard>, r: ListGroupsRequest) -> ListGroupsResponse {
+    let states = r.states_filter;
+    let answers = shard
+        .call_all(move |owner| {
+            let states = states.clone();
+            async move { owner.groups.list(&states, &[]) }
+        })
+        .await;
+    let mut error = ErrorCode::None;
+    let mut groups = Vec::new();
+    for answer in answers {
+        match answer {
+            Ok((e, listed)) => {
+                if !e.is_ok() {
+                    error = e;
+                }
+                groups.extend(listed.into_iter().map(|g| ListedGroup {
+                    group_id: g.group_id,
+                    protocol_type: g.protocol_type,
+                    group_state: g.state.to_string(),
+                }));
+            }
+            Err(_) => error = ErrorCode::CoordinatorNotAvailable,
+        }
+    }
+    groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+    ListGroupsResponse {
+        error_code: error.code(),
+        groups,
+        ..Default::default()
+    }
+}
+
+async fn delete_groups(shard: &Rc<Shard>, r: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let mut results = Vec::with_capacity(r.groups_names.len());
+    for group_id in r.groups_names {
+        let id = group_id.clone();
+        let error = on_owner(shard, &group_id, move |groups| async move {
+            groups.delete(id).await
+        })
+        .await
+        .unwrap_or_else(|e| e);
+        results.push(DeletableGroupResult {
+            group_id,
+            error_code: error.code(),
+        });
+    }
+    DeleteGroupsResponse {
+        results,
+        ..Default::default()
+    }
+}
