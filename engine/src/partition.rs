@@ -4,7 +4,7 @@
 //! touches a `Partition`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -17,9 +17,6 @@ use crate::catalogue::TopicMeta;
 use crate::config::{Config, FsyncPolicy};
 use crate::producer::{last_sequence, BatchRecord, ProducerTable, SequenceCheck, NO_PRODUCER_ID};
 use crate::shard::Shard;
-
-/// A topic-partition name as used for lookups on a shard.
-pub type TopicPartition = (String, i32);
 
 /// The leader epoch stamped into batches. A single node never changes
 /// leader; Raft terms take this place later.
@@ -40,15 +37,40 @@ pub struct Partition {
 /// The partitions one shard owns, plus the shard's storage context.
 #[derive(Default)]
 pub struct Partitions {
-    pub map: RefCell<HashMap<TopicPartition, Rc<Partition>>>,
+    /// Topic name → partition index → partition. Two levels so that a
+    /// lookup by `&str` needs no allocation on the produce/fetch path.
+    map: RefCell<HashMap<String, BTreeMap<i32, Rc<Partition>>>>,
     storage: RefCell<Option<Rc<storage::ShardStorage>>>,
 }
 
 impl Partitions {
     pub fn get(&self, topic: &str, index: i32) -> Option<Rc<Partition>> {
-        // Keyed by owned strings; a lookup allocates one small String, which
-        // keeps the map simple and is noise next to the I/O it precedes.
-        self.map.borrow().get(&(topic.to_string(), index)).cloned()
+        self.map.borrow().get(topic)?.get(&index).cloned()
+    }
+
+    fn insert(&self, partition: Rc<Partition>) {
+        self.map
+            .borrow_mut()
+            .entry(partition.topic.clone())
+            .or_default()
+            .insert(partition.index, partition);
+    }
+
+    /// Every partition of the shard, in topic and index order.
+    pub fn all(&self) -> Vec<Rc<Partition>> {
+        self.map
+            .borrow()
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.borrow().values().map(BTreeMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -384,21 +406,19 @@ pub async fn open_one(
         return Ok(());
     }
     let partition = Partition::open(shard, topic, index, meta).await?;
-    shard
-        .partitions
-        .map
-        .borrow_mut()
-        .insert((topic.to_string(), index), partition);
+    shard.partitions.insert(partition);
     Ok(())
 }
 
 /// Removes a deleted topic's partitions on this shard, files included.
 pub async fn delete_topic(shard: &Rc<Shard>, topic: &str) -> Result<(), StorageError> {
-    let doomed: Vec<Rc<Partition>> = {
-        let mut map = shard.partitions.map.borrow_mut();
-        let keys: Vec<TopicPartition> = map.keys().filter(|(t, _)| t == topic).cloned().collect();
-        keys.into_iter().filter_map(|k| map.remove(&k)).collect()
-    };
+    let doomed: Vec<Rc<Partition>> = shard
+        .partitions
+        .map
+        .borrow_mut()
+        .remove(topic)
+        .map(|m| m.into_values().collect())
+        .unwrap_or_default();
     for partition in doomed {
         partition.log.clone().delete().await?;
     }
@@ -412,7 +432,7 @@ pub async fn close_all(shard: &Rc<Shard>) -> Result<(), StorageError> {
         .map
         .borrow_mut()
         .drain()
-        .map(|(_, p)| p)
+        .flat_map(|(_, m)| m.into_values())
         .collect();
     let mut first_error = None;
     for partition in all {
@@ -432,7 +452,7 @@ pub async fn retention_loop(shard: Rc<Shard>) {
             crate::limits::RETENTION_CHECK_MS,
         ))
         .await;
-        let all: Vec<Rc<Partition>> = shard.partitions.map.borrow().values().cloned().collect();
+        let all = shard.partitions.all();
         let now_ms = crate::handlers::now_ms();
         for partition in all {
             match partition.log.apply_retention(now_ms).await {
