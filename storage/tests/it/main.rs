@@ -2,4 +2,5 @@
 
 mod basic;
 mod disk;
+mod faults;
 mod model;
