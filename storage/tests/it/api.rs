@@ -53,7 +53,7 @@ fn read_bounds_budget_and_errors() {
             put(&log, 3, 1000, i).await;
         }
         // Budget: whole batches only, at least one.
-        let one = (1000 + storage::batch::HEADER_BYTES) as usize;
+        let one = 1000 + storage::batch::HEADER_BYTES;
         assert_eq!(offsets(&log.read(0, 1).await.unwrap()), vec![0]);
         assert_eq!(offsets(&log.read(0, 2 * one).await.unwrap()), vec![0, 3]);
         assert_eq!(offsets(&log.read(0, 2 * one - 1).await.unwrap()), vec![0]);
