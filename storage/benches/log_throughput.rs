@@ -8,16 +8,20 @@
 //!
 //! Cases: batch sizes of 16 KiB and 1 MiB (1 KiB records), fsync `always`
 //! and none (an interval too long to fire), with 1 and 16 appends in flight.
-//! Each case runs `RUNS` times; the median is printed.
+//! Each round runs fio (the baseline: raw sequential O_DIRECT writes on the
+//! same file system) and then every case once; medians over `RUNS` rounds.
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures_lite::future;
 use storage::testing::make_batch;
 use storage::{FsyncPolicy, Log, LogConfig, ShardStorage, ShardStorageConfig};
+
+/// Time bound of one append case.
+const CASE_SECS_MAX: Duration = Duration::from_secs(4);
 
 struct Case {
     batch_bytes: usize,
@@ -58,50 +62,100 @@ fn main() {
         .make()
         .expect("executor")
         .run(async move {
+            std::fs::create_dir_all(&dir).expect("bench dir");
             println!("dir={} MiB/run={mib_per_run} runs={runs}", dir.display());
-            println!("| batch | fsync | in flight | append MB/s (median) | runs |");
-            for case in &cases {
-                let mut rates = Vec::new();
-                for run in 0..runs {
-                    let path = dir.join(format!("case-{run}"));
-                    let _ = std::fs::remove_dir_all(&path);
-                    rates.push(append_run(&path, case, mib_per_run).await);
-                    let _ = std::fs::remove_dir_all(&path);
-                }
-                let list: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
-                println!(
-                    "| {} KiB | {} | {} | {:.0} | {} |",
-                    case.batch_bytes >> 10,
-                    if case.fsync == FsyncPolicy::Always {
-                        "always"
-                    } else {
-                        "none"
-                    },
-                    case.in_flight,
-                    median(&mut rates),
-                    list.join(", ")
-                );
-            }
+            // Rounds interleave the baseline and every case, so that a
+            // disturbance (other load on the machine) hits all of them.
+            let fio_cases = [(16usize << 10, false), (1 << 20, false), (1 << 20, true)];
+            let mut fio_rates = vec![Vec::new(); fio_cases.len()];
+            let mut rates = vec![Vec::new(); cases.len()];
             let mut cache_rates = Vec::new();
             let mut disk_rates = Vec::new();
-            for run in 0..runs {
-                let path = dir.join(format!("read-{run}"));
+            for round in 0..runs {
+                for (i, &(bs, sync)) in fio_cases.iter().enumerate() {
+                    fio_rates[i].push(fio(&dir, bs, sync, mib_per_run));
+                }
+                for (i, case) in cases.iter().enumerate() {
+                    let path = dir.join(format!("case-{round}-{i}"));
+                    let _ = std::fs::remove_dir_all(&path);
+                    rates[i].push(append_run(&path, case, mib_per_run).await);
+                    let _ = std::fs::remove_dir_all(&path);
+                }
+                let path = dir.join(format!("read-{round}"));
                 let _ = std::fs::remove_dir_all(&path);
                 let (c, d) = read_run(&path, mib_per_run).await;
                 cache_rates.push(c);
                 disk_rates.push(d);
                 let _ = std::fs::remove_dir_all(&path);
             }
+            println!("| baseline | MB/s (median) | runs |");
+            println!("|---|---|---|");
+            for (i, &(bs, sync)) in fio_cases.iter().enumerate() {
+                println!(
+                    "| fio --direct=1 --ioengine=io_uring --rw=write --bs={}k{} | {:.0} | {} |",
+                    bs >> 10,
+                    if sync { " --fdatasync=1" } else { "" },
+                    median(&mut fio_rates[i].clone()),
+                    list(&fio_rates[i])
+                );
+            }
+            println!();
+            println!("| batch | fsync | appends in flight | append MB/s (median) | runs |");
+            println!("|---|---|---|---|---|");
+            for (i, case) in cases.iter().enumerate() {
+                println!(
+                    "| {} KiB | {} | {} | {:.0} | {} |",
+                    case.batch_bytes >> 10,
+                    if case.fsync == FsyncPolicy::Always { "always" } else { "none" },
+                    case.in_flight,
+                    median(&mut rates[i].clone()),
+                    list(&rates[i])
+                );
+            }
+            println!();
             println!(
-                "read 1 MiB fetches: cache {:.0} MB/s, disk {:.0} MB/s (medians of {runs})",
-                median(&mut cache_rates),
-                median(&mut disk_rates)
+                "| read, 1 MiB fetches of 16 KiB batches | cache {:.0} MB/s ({}) | disk {:.0} MB/s ({}) |",
+                median(&mut cache_rates.clone()),
+                list(&cache_rates),
+                median(&mut disk_rates.clone()),
+                list(&disk_rates)
             );
         });
 }
 
+fn list(v: &[f64]) -> String {
+    v.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+}
+
+/// fio's sequential O_DIRECT write bandwidth on the same file system, MB/s.
+fn fio(dir: &Path, bs: usize, fdatasync: bool, mib: usize) -> f64 {
+    let file = dir.join("fio.dat");
+    let mut cmd = std::process::Command::new("fio");
+    cmd.args([
+        "--name=baseline",
+        "--direct=1",
+        "--ioengine=io_uring",
+        "--rw=write",
+        "--output-format=json",
+    ])
+    .arg(format!("--filename={}", file.display()))
+    .arg(format!("--bs={bs}"))
+    .arg(format!("--size={mib}M"));
+    if fdatasync {
+        cmd.arg("--fdatasync=1");
+    }
+    let out = cmd.output().expect("fio is installed");
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "fio failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("fio json");
+    report["jobs"][0]["write"]["bw_bytes"]
+        .as_f64()
+        .expect("bw_bytes")
+        / 1e6
+}
+
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
@@ -138,18 +192,26 @@ async fn append_run(path: &Path, case: &Case, mib: usize) -> f64 {
         .map(|group| {
             let log = log.clone();
             glommio::spawn_local(async move {
+                let mut bytes = 0;
                 for b in group {
+                    // Slow cases (one sync per small batch) stop early.
+                    if start.elapsed() > CASE_SECS_MAX {
+                        break;
+                    }
+                    bytes += b.len();
                     log.append_durable(b, 1).await.expect("append");
                 }
+                bytes
             })
         })
         .collect();
+    let mut bytes = 0;
     for t in tasks {
-        t.await;
+        bytes += t.await;
     }
     let secs = start.elapsed().as_secs_f64();
     log.close().await.expect("close");
-    (per_task * case.in_flight * case.batch_bytes) as f64 / secs / 1e6
+    bytes as f64 / secs / 1e6
 }
 
 /// Writes `mib` MiB of 16 KiB batches, then reads them all with 1 MiB
