@@ -119,6 +119,10 @@ pub struct Raft<S> {
     pub lead_transferee: NodeId,
     /// Highest index the application confirmed durable on this node.
     persisted: Index,
+    /// The commit index advanced since followers were last told. Followers
+    /// learn it from one append each when the next `Ready` is cut, instead of
+    /// one per acknowledgement that moved it (pipelining would multiply them).
+    commit_broadcast_pending: bool,
     rng: SmallRng,
 }
 
@@ -155,6 +159,7 @@ impl<S: Storage> Raft<S> {
             pre_vote: cfg.pre_vote,
             lead_transferee: NO_NODE,
             persisted: last,
+            commit_broadcast_pending: false,
             rng: SmallRng::seed_from_u64(cfg.seed),
         };
         // Rebuild the membership from configuration entries in the stored
@@ -734,11 +739,10 @@ impl<S: Storage> Raft<S> {
                     _ => {}
                 }
                 if self.maybe_commit() {
-                    self.broadcast_append();
-                } else {
-                    // Keep the pipeline full (or finish a catch-up).
-                    while self.send_append(from, false) {}
+                    self.commit_broadcast_pending = true;
                 }
+                // Keep the pipeline full (or finish a catch-up).
+                while self.send_append(from, false) {}
                 if from == self.lead_transferee
                     && self
                         .progress(from)
@@ -882,6 +886,14 @@ impl<S: Storage> Raft<S> {
         false
     }
 
+    /// Tells followers about a commit index that advanced since the last
+    /// call. `RawNode` calls it when it cuts a `Ready`.
+    pub fn flush_commit_broadcast(&mut self) {
+        if std::mem::take(&mut self.commit_broadcast_pending) && self.role == Role::Leader {
+            self.broadcast_append();
+        }
+    }
+
     /// The application persisted entries through `index`/`term`.
     pub fn on_persisted(&mut self, index: Index, term: Term) {
         if self.log.term(index) != Ok(term) {
@@ -895,7 +907,7 @@ impl<S: Storage> Raft<S> {
                 pr.maybe_update(index);
             }
             if self.maybe_commit() {
-                self.broadcast_append();
+                self.commit_broadcast_pending = true;
             }
         }
     }
@@ -1136,7 +1148,7 @@ impl<S: Storage> Raft<S> {
             }
         }
         if self.maybe_commit() {
-            self.broadcast_append();
+            self.commit_broadcast_pending = true;
         }
     }
 
@@ -1170,4 +1182,159 @@ fn entries_are_well_formed(prev_index: Index, leader_term: Term, entries: &[Entr
     let terms_ordered = entries.windows(2).all(|w| w[0].term <= w[1].term)
         && entries.last().is_none_or(|e| e.term <= leader_term);
     contiguous && terms_ordered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{bootstrap_entries, MemStorage};
+    use crate::types::HardState;
+
+    fn entry(term: Term, index: Index) -> Entry {
+        Entry {
+            term,
+            index,
+            kind: EntryKind::Normal,
+            data: bytes::Bytes::from_static(b"e"),
+        }
+    }
+
+    /// Node 1 of group {1,2,3} (plus `extra` entries after the bootstrap),
+    /// elected leader in term `term` by votes from 2 and 3.
+    fn leader_with(extra: &[Entry], term: Term) -> Raft<MemStorage> {
+        let mut store = MemStorage::bootstrap(&[1, 2, 3]);
+        store.append(extra);
+        store.set_hard_state(HardState {
+            term: term - 1,
+            vote: 0,
+            commit: 6,
+        });
+        let mut cfg = Config::new(1, 42);
+        cfg.pre_vote = false;
+        let mut r = Raft::new(&cfg, store);
+        r.campaign(false);
+        assert_eq!(r.term, term);
+        for from in [2, 3] {
+            r.step(Message {
+                from,
+                to: 1,
+                term,
+                body: MessageBody::VoteResponse { reject: false },
+            });
+        }
+        assert_eq!(r.role, Role::Leader);
+        r.msgs.clear();
+        r
+    }
+
+    /// What the application does with a Ready's entries.
+    fn persist(r: &mut Raft<MemStorage>) {
+        let entries = r.log.unstable_entries().to_vec();
+        r.log.store.append(&entries);
+        let last = entries.last().expect("something to persist");
+        r.on_persisted(last.index, last.term);
+    }
+
+    fn ack(r: &mut Raft<MemStorage>, from: NodeId, index: Index) {
+        let term = r.term;
+        r.step(Message {
+            from,
+            to: 1,
+            term,
+            body: MessageBody::AppendResponse {
+                reject: false,
+                index,
+                hint_index: 0,
+                hint_term: 0,
+            },
+        });
+    }
+
+    #[test]
+    fn entries_of_earlier_terms_commit_only_with_one_of_the_current_term() {
+        // Entry 7 is from term 2; node 1 leads term 4 and appended 4/8.
+        let mut r = leader_with(&[entry(2, 7)], 4);
+        assert_eq!(r.log.last_index(), 8);
+        ack(&mut r, 2, 7);
+        ack(&mut r, 3, 7);
+        // 7 is on all three nodes, but counting replicas of a term-2 entry
+        // is not enough (Raft §5.4.2, figure 8).
+        assert_eq!(r.log.committed, 6);
+        ack(&mut r, 2, 8);
+        assert_eq!(
+            r.log.committed, 6,
+            "the leader has not persisted 8 itself yet"
+        );
+        persist(&mut r);
+        assert_eq!(
+            r.log.committed, 8,
+            "4/8 on a quorum commits it and 2/7 with it"
+        );
+    }
+
+    #[test]
+    fn appends_in_flight_to_one_follower_are_bounded() {
+        let mut r = leader_with(&[], 2);
+        ack(&mut r, 2, 7);
+        ack(&mut r, 3, 7);
+        r.msgs.clear();
+        for _ in 0..limits::INFLIGHT_APPENDS_MAX + 10 {
+            r.propose(bytes::Bytes::from_static(b"p")).unwrap();
+        }
+        let to_2 = r
+            .msgs
+            .iter()
+            .filter(|m| m.to == 2 && matches!(m.body, MessageBody::Append { .. }))
+            .count();
+        assert_eq!(to_2, limits::INFLIGHT_APPENDS_MAX);
+        assert!(r.progress(2).unwrap().is_paused());
+        // One acknowledgement frees room; the rest goes out in one batch.
+        r.msgs.clear();
+        ack(&mut r, 2, 8);
+        let resent: Vec<&Message> = r.msgs.iter().filter(|m| m.to == 2).collect();
+        assert_eq!(resent.len(), 1);
+        let MessageBody::Append { entries, .. } = &resent[0].body else {
+            panic!("expected an append")
+        };
+        assert_eq!(
+            entries.first().unwrap().index,
+            8 + limits::INFLIGHT_APPENDS_MAX as Index
+        );
+        assert_eq!(entries.last().unwrap().index, r.log.last_index());
+    }
+
+    #[test]
+    fn a_learner_far_behind_is_not_promoted() {
+        let mut extra = vec![Entry {
+            term: 1,
+            index: 7,
+            kind: EntryKind::ConfChange,
+            data: ConfChange::AddLearner(4).encode(),
+        }];
+        extra.extend((8..8 + limits::LEARNER_CATCH_UP_ENTRIES_MAX + 10).map(|i| entry(1, i)));
+        let mut r = leader_with(&extra, 2);
+        assert!(r.conf().is_learner(4));
+        let last = r.log.last_index();
+        ack(&mut r, 2, last);
+        persist(&mut r);
+        assert_eq!(r.log.committed, last);
+        assert_eq!(
+            r.propose_conf_change(ConfChange::PromoteLearner(4)),
+            Err(ProposeError::ConfChangeRejected(
+                "learner has not caught up"
+            ))
+        );
+        ack(&mut r, 4, last - 5);
+        assert!(r.propose_conf_change(ConfChange::PromoteLearner(4)).is_ok());
+        assert!(r.conf().is_voter(4), "a change takes effect when appended");
+    }
+
+    #[test]
+    fn bootstrap_membership_is_rebuilt_from_the_log_on_restart() {
+        let store = MemStorage::bootstrap(&[3, 1, 2]);
+        assert_eq!(bootstrap_entries(&[1, 2, 3]).len(), 6);
+        let r = Raft::new(&Config::new(2, 1), store);
+        assert_eq!(r.conf().voters, vec![1, 2, 3]);
+        assert_eq!(r.log.committed, 6);
+    }
 }

@@ -156,6 +156,7 @@ impl<S: Storage> RawNode<S> {
             self.handed.is_none(),
             "ready() called twice without advance()"
         );
+        self.raft.flush_commit_broadcast();
         let mut ready = Ready::default();
         let soft = self.soft_state();
         if soft != self.prev_soft {

@@ -189,6 +189,11 @@ struct Checker {
     persisted: HashMap<(Index, Term), (Bytes, Term)>,
     /// Every applied entry: index -> (term, data, state-machine hash after it).
     applied: BTreeMap<Index, (Term, Bytes, u64)>,
+    /// Entries leaders committed: index -> (entry term, term of the leader
+    /// that first committed it).
+    committed: BTreeMap<Index, (Term, Term)>,
+    /// Highest commit index recorded per leader term.
+    leader_commit_seen: HashMap<Term, Index>,
     /// (node, term) pairs already checked for leader completeness.
     leaders_checked: HashSet<(NodeId, Term)>,
 }
@@ -608,23 +613,6 @@ impl Sim {
                 self.stats.committed_proposals += 1;
             }
         }
-        // Leader completeness, continuously: every leader of a later term
-        // must hold this committed entry.
-        for n in &self.nodes {
-            if let Some(raw) = &n.raw {
-                let st = raw.status();
-                if st.role == Role::Leader
-                    && st.term > e.term
-                    && e.index >= st.first_index
-                    && raw.term(e.index) != Some(e.term)
-                {
-                    self.fail(format!(
-                        "leader completeness: leader {} of term {} lacks committed {}/{}",
-                        n.id, st.term, e.term, e.index
-                    ));
-                }
-            }
-        }
     }
 
     fn check(&mut self) {
@@ -647,11 +635,47 @@ impl Sim {
                     self.checker.leader_of_term.insert(st.term, id);
                 }
             }
+            // Leader completeness, at election: the new leader holds every
+            // entry a leader of an earlier term committed.
             if self.checker.leaders_checked.insert((id, st.term)) {
-                let raw = self.nodes[i].raw.as_ref().expect("checked");
-                for (&index, (term, _, _)) in self.checker.applied.range(st.first_index..) {
-                    if raw.term(index) != Some(*term) {
-                        self.fail(format!("leader completeness: new leader {id} of term {} lacks committed {term}/{index}", st.term));
+                for (&index, &(term, commit_term)) in self.checker.committed.range(st.first_index..)
+                {
+                    if commit_term < st.term && raw.term(index) != Some(term) {
+                        self.fail(format!("leader completeness: new leader {id} of term {} lacks {term}/{index}, committed in term {commit_term}", st.term));
+                    }
+                }
+            }
+            // Record what this leader commits, with the term it commits in.
+            let seen = self
+                .checker
+                .leader_commit_seen
+                .get(&st.term)
+                .copied()
+                .unwrap_or(0);
+            let from = (seen + 1).max(st.first_index);
+            let mut newly = Vec::new();
+            for index in from..=st.commit {
+                let term = raw.term(index).expect("committed entry above the snapshot");
+                newly.push((index, term));
+            }
+            self.checker
+                .leader_commit_seen
+                .insert(st.term, st.commit.max(seen));
+            for (index, term) in newly {
+                self.checker
+                    .committed
+                    .entry(index)
+                    .or_insert((term, st.term));
+                // ... and, continuously, every leader of a later term has it.
+                for n in &self.nodes {
+                    let Some(other) = &n.raw else { continue };
+                    let o = other.status();
+                    if o.role == Role::Leader
+                        && o.term > st.term
+                        && index >= o.first_index
+                        && other.term(index) != Some(term)
+                    {
+                        self.fail(format!("leader completeness: leader {} of term {} lacks {term}/{index}, committed in term {}", n.id, o.term, st.term));
                     }
                 }
             }
@@ -888,11 +912,15 @@ impl Sim {
 
     /// Bench helper: propose `count` payloads at the leader, then step until
     /// all committed. Returns steps taken.
-    pub fn propose_and_commit(&mut self, count: u64) -> u64 {
+    /// Proposes `count` payloads at the leader, at most `per_step` per step,
+    /// and steps until all are applied somewhere. Returns the steps taken.
+    pub fn propose_and_commit(&mut self, count: u64, per_step: u64) -> u64 {
         let start = self.now;
         let mut left = count;
         while left > 0 || !self.outstanding.is_empty() {
-            while left > 0 {
+            let mut this_step = per_step;
+            while left > 0 && this_step > 0 {
+                this_step -= 1;
                 let id = self.next_proposal;
                 if !self.propose_id(id) {
                     break;
