@@ -139,7 +139,16 @@ async fn read_loop(
     loop {
         // Whole frames already buffered are dispatched before reading more.
         let frame = match decoder.decode(&mut buf) {
-            Ok(Some(frame)) => frame,
+            Ok(Some(frame)) => {
+                if buf.is_empty() {
+                    // Let go of the buffer the frame was cut from, so that the
+                    // frame (and the record batches sliced from it) is the
+                    // sole owner of its memory and the log can stamp offsets
+                    // into it in place instead of copying it.
+                    buf = BytesMut::new();
+                }
+                frame
+            }
             Ok(None) => {
                 if shard.stopping.get() || failed.get() {
                     return;
