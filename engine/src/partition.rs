@@ -329,31 +329,27 @@ fn check_chain(headers: &[BatchHeader]) -> Result<(), ErrorCode> {
     Ok(())
 }
 
-/// Validates the shape of a Produce entry's record set before it reaches the
-/// log (which checks CRCs): whole magic-2 batches, none too large, none a
-/// control or transactional batch (this broker has no transactions).
-fn check_batches(records: &[u8], batch_bytes_max: usize) -> Result<Vec<BatchHeader>, ErrorCode> {
+/// Validates a Produce entry's record set with `net`'s rules for produced
+/// batches (whole magic-2 batches, CRC, codec, producer fields, no control
+/// batches) plus this broker's limits. Transactions are not supported.
+fn check_batches(records: &Bytes, batch_bytes_max: usize) -> Result<Vec<BatchHeader>, ErrorCode> {
     if records.is_empty() {
         return Err(ErrorCode::CorruptMessage);
     }
     let mut out = Vec::new();
-    let mut rest = records;
-    while !rest.is_empty() {
-        let (header, _batch, tail) = split_batch(rest).map_err(|_| ErrorCode::CorruptMessage)?;
-        if header.total_bytes() > batch_bytes_max {
+    for batch in net::records::batches(records) {
+        let batch = batch.map_err(|e| e.error_code())?;
+        if batch.bytes.len() > batch_bytes_max {
             return Err(ErrorCode::MessageTooLarge);
         }
-        if header.is_transactional() || header.is_control() {
+        net::records::validate_produced(&batch).map_err(|e| e.error_code())?;
+        if batch.header.is_transactional() {
             return Err(ErrorCode::UnsupportedForMessageFormat);
-        }
-        if header.record_count < 1 {
-            return Err(ErrorCode::CorruptMessage);
         }
         if out.len() >= crate::limits::BATCHES_PER_PRODUCE_PARTITION_MAX {
             return Err(ErrorCode::RecordListTooLarge);
         }
-        out.push(header);
-        rest = tail;
+        out.push(batch.header);
     }
     Ok(out)
 }
