@@ -100,6 +100,7 @@ fn draw_percentiles<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(&area)
         .caption(title, (FONT_NAME, 24))
         .margin(20)
+        .margin_right(50)
         .x_label_area_size(50)
         .y_label_area_size(80)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)

@@ -40,7 +40,12 @@ const IO_MEMORY_BYTES: usize = 512 * 1024;
 /// Splits producers and consumers among workers round-robin. A consumer
 /// group's partitions are assigned statically, consumer `c` reading
 /// partitions `c, c + n, ...`.
-fn plan(w: &Workload, bootstrap: &str, workers: usize) -> Vec<WorkerPlan> {
+fn plan(
+    w: &Workload,
+    bootstrap: &str,
+    workers: usize,
+    request_timeout: Duration,
+) -> Vec<WorkerPlan> {
     let produce_until_ns = if w.messages.is_some() {
         None
     } else {
@@ -54,7 +59,7 @@ fn plan(w: &Workload, bootstrap: &str, workers: usize) -> Vec<WorkerPlan> {
             producers: vec![],
             consumers: vec![],
             produce_until_ns,
-            drain: Duration::from_secs(limits::DRAIN_SECS_DEFAULT),
+            request_timeout,
         })
         .collect();
     let producers = w.producers() as u64;
@@ -93,13 +98,15 @@ fn plan(w: &Workload, bootstrap: &str, workers: usize) -> Vec<WorkerPlan> {
 
 /// Creates the topics on one short-lived executor; fails fast when the
 /// broker cannot be reached.
-fn prepare(w: &Workload, bootstrap: &str) -> Result<(), String> {
+fn prepare(w: &Workload, bootstrap: &str, request_timeout: Duration) -> Result<(), String> {
     let (w, bootstrap) = (w.clone(), bootstrap.to_string());
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("bench-setup")
         .io_memory(IO_MEMORY_BYTES)
         .spawn(move || async move {
-            let client = Client::connect(ClientConfig::new(bootstrap.clone())).await.map_err(|e| e.to_string())?;
+            let mut config = ClientConfig::new(bootstrap.clone());
+            config.request_timeout = request_timeout;
+            let client = Client::connect(config).await.map_err(|e| e.to_string())?;
             let topics: Vec<(String, i32)> = (0..w.topics).map(|t| (w.topic_name(t), w.partitions_per_topic as i32)).collect();
             client.create_topics(&topics, Duration::from_secs(30)).await.map_err(|e| e.to_string())?;
             for (name, partitions) in &topics {
@@ -212,14 +219,14 @@ fn interval_line(i: &IntervalSummary) -> String {
 pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, String> {
     let w = cfg.workload.clone();
     std::fs::create_dir_all(&cfg.out_dir).map_err(|e| format!("{}: {e}", cfg.out_dir.display()))?;
-    prepare(&w, &cfg.bootstrap)?;
+    prepare(&w, &cfg.bootstrap, cfg.stall)?;
 
     let workers = cfg
         .cores
         .len()
         .min((w.producers() + w.consumers()) as usize)
         .max(1);
-    let plans = plan(&w, &cfg.bootstrap, workers);
+    let plans = plan(&w, &cfg.bootstrap, workers, cfg.stall);
     let started = SystemTime::now();
     let origin = Instant::now();
     let control = Arc::new(Control {
@@ -441,7 +448,7 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-        let plans = plan(&w, "x:1", 2);
+        let plans = plan(&w, "x:1", 2, Duration::from_secs(1));
         let quotas: Vec<u64> = plans
             .iter()
             .flat_map(|p| p.producers.iter().map(|s| s.quota.unwrap()))

@@ -81,7 +81,8 @@ pub struct WorkerPlan {
     pub consumers: Vec<ConsumerSpec>,
     /// When producing stops (ns since origin), for duration-bounded runs.
     pub produce_until_ns: Option<u64>,
-    pub drain: Duration,
+    /// Client request timeout: a broker silent for this long fails requests.
+    pub request_timeout: Duration,
 }
 
 type Stats = Rc<RefCell<(Latencies, Counts)>>;
@@ -147,7 +148,9 @@ pub async fn run_worker(plan: WorkerPlan, control: Arc<Control>, snapshots: Sync
 }
 
 async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<Consumer>), String> {
-    let client = Client::connect(ClientConfig::new(plan.bootstrap.clone()))
+    let mut config = ClientConfig::new(plan.bootstrap.clone());
+    config.request_timeout = plan.request_timeout;
+    let client = Client::connect(config)
         .await
         .map_err(|e| format!("worker {}: {e}", plan.index))?;
     let mut consumers = Vec::new();

@@ -23,6 +23,9 @@ pub struct ClientConfig {
     pub bootstrap: Vec<String>,
     /// Requests in flight per connection.
     pub in_flight_requests_max: usize,
+    /// How long a request may go unanswered before its connection is
+    /// declared broken (long-poll fetches add their wait to it).
+    pub request_timeout: Duration,
 }
 
 impl ClientConfig {
@@ -30,6 +33,7 @@ impl ClientConfig {
         Self {
             bootstrap: vec![bootstrap.into()],
             in_flight_requests_max: limits::IN_FLIGHT_REQUESTS_DEFAULT,
+            request_timeout: limits::REQUEST_TIMEOUT,
         }
     }
 }
@@ -64,6 +68,9 @@ impl Client {
         if config.bootstrap.is_empty() {
             return Err(ClientError::Config("no bootstrap address".into()));
         }
+        if config.request_timeout.is_zero() {
+            return Err(ClientError::Config("request timeout must be > 0".into()));
+        }
         if !(1..=limits::IN_FLIGHT_REQUESTS_MAX).contains(&config.in_flight_requests_max) {
             return Err(ClientError::Config(format!(
                 "in-flight requests must be 1..={}",
@@ -72,7 +79,7 @@ impl Client {
         }
         let mut last = None;
         for addr in &config.bootstrap {
-            match connect_any(addr, config.in_flight_requests_max).await {
+            match connect_any(addr, &config).await {
                 Ok(conn) => {
                     let client = Rc::new(Client {
                         config,
@@ -97,7 +104,7 @@ impl Client {
             return Ok(conn);
         }
         let addr = conn.addr().to_string();
-        let fresh = connect_any(&addr, self.config.in_flight_requests_max).await?;
+        let fresh = connect_any(&addr, &self.config).await?;
         *self.bootstrap.borrow_mut() = fresh.clone();
         Ok(fresh)
     }
@@ -273,7 +280,12 @@ impl Client {
                     addr: format!("node {node}"),
                     reason: "not in the broker list of the metadata".into(),
                 })?;
-        let conn = Connection::connect(addr, self.config.in_flight_requests_max).await?;
+        let conn = Connection::connect(
+            addr,
+            self.config.in_flight_requests_max,
+            self.config.request_timeout,
+        )
+        .await?;
         self.connections.borrow_mut().insert(node, conn.clone());
         Ok(conn)
     }
@@ -332,7 +344,7 @@ impl Client {
     }
 }
 
-async fn connect_any(addr: &str, in_flight: usize) -> ClientResult<Rc<Connection>> {
+async fn connect_any(addr: &str, config: &ClientConfig) -> ClientResult<Rc<Connection>> {
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(|e| ClientError::Connect {
@@ -345,7 +357,7 @@ async fn connect_any(addr: &str, in_flight: usize) -> ClientResult<Rc<Connection
         reason: "resolves to no address".into(),
     };
     for a in addrs {
-        match Connection::connect(a, in_flight).await {
+        match Connection::connect(a, config.in_flight_requests_max, config.request_timeout).await {
             Ok(c) => return Ok(c),
             Err(e) => last = e,
         }

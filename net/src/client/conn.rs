@@ -9,15 +9,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use glommio::channels::local_channel::{self, LocalSender};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::TcpStream;
-use glommio::sync::Semaphore;
+use glommio::sync::{Semaphore, StaticPermit};
 use glommio::task::JoinHandle;
 
 use super::error::{ClientError, ClientResult};
@@ -69,23 +70,28 @@ pub struct Connection {
     writer: RefCell<Option<WriteHalf<TcpStream>>>,
     write_lock: Semaphore,
     write_buf: RefCell<Vec<u8>>,
-    in_flight: Semaphore,
+    in_flight: Rc<Semaphore>,
+    request_timeout: Duration,
     next_correlation_id: Cell<i32>,
     /// Version to use per API: the highest both sides support.
-    versions: HashMap<ApiKey, i16>,
+    versions: RefCell<HashMap<ApiKey, i16>>,
     _reader: JoinHandle<()>,
 }
 
 impl Connection {
     /// Connects and negotiates API versions (ApiVersions v3, falling back to
     /// v0 as brokers that reject v3 answer).
-    pub async fn connect(addr: SocketAddr, in_flight_max: usize) -> ClientResult<Rc<Connection>> {
+    pub async fn connect(
+        addr: SocketAddr,
+        in_flight_max: usize,
+        request_timeout: Duration,
+    ) -> ClientResult<Rc<Connection>> {
         assert!((1..=limits::IN_FLIGHT_REQUESTS_MAX).contains(&in_flight_max));
         let connect_err = |reason: String| ClientError::Connect {
             addr: addr.to_string(),
             reason,
         };
-        let stream = TcpStream::connect_timeout(addr, limits::CONNECT_TIMEOUT)
+        let stream = TcpStream::connect_timeout(addr, limits::CONNECT_TIMEOUT.min(request_timeout))
             .await
             .map_err(|e| connect_err(e.to_string()))?;
         stream
@@ -98,16 +104,17 @@ impl Connection {
             broken: RefCell::new(None),
         });
         let reader_task = glommio::spawn_local(read_loop(reader, shared.clone())).detach();
-        let mut conn = Connection {
+        let conn = Rc::new(Connection {
             shared,
             writer: RefCell::new(Some(writer)),
             write_lock: Semaphore::new(1),
             write_buf: RefCell::new(Vec::new()),
-            in_flight: Semaphore::new(in_flight_max as u64),
+            in_flight: Rc::new(Semaphore::new(in_flight_max as u64)),
+            request_timeout,
             next_correlation_id: Cell::new(0),
-            versions: HashMap::new(),
+            versions: RefCell::new(HashMap::new()),
             _reader: reader_task,
-        };
+        });
         let request = ApiVersionsRequest {
             client_software_name: "sluice-client".into(),
             client_software_version: env!("CARGO_PKG_VERSION").into(),
@@ -121,11 +128,11 @@ impl Connection {
                 let ours = key.versions();
                 let v = ours.max_version.min(theirs.max_version);
                 if v >= ours.min_version.max(theirs.min_version) {
-                    conn.versions.insert(key, v);
+                    conn.versions.borrow_mut().insert(key, v);
                 }
             }
         }
-        Ok(Rc::new(conn))
+        Ok(conn)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -139,7 +146,7 @@ impl Connection {
     /// The negotiated version of `api`, or an error if the broker has none
     /// that Sluice's codec speaks.
     pub fn version(&self, api: ApiKey) -> ClientResult<i16> {
-        self.versions.get(&api).copied().ok_or_else(|| {
+        self.versions.borrow().get(&api).copied().ok_or_else(|| {
             let ours = api.versions();
             ClientError::Unsupported {
                 addr: self.shared.addr,
@@ -155,7 +162,7 @@ impl Connection {
     /// the response and the time from the request's write to the response's
     /// read.
     pub async fn request<R: ApiRequest>(
-        &self,
+        self: &Rc<Self>,
         body: &R,
         extra_wait: Duration,
     ) -> ClientResult<(R::Response, Duration)> {
@@ -164,46 +171,52 @@ impl Connection {
     }
 
     async fn request_with_version<R: ApiRequest>(
-        &self,
+        self: &Rc<Self>,
         body: &R,
         version: i16,
         extra_wait: Duration,
     ) -> ClientResult<(R::Response, Duration)> {
-        let _slot = self
+        self.start_with_version(body, version, extra_wait)
+            .await?
+            .wait()
+            .await
+    }
+
+    /// Writes a request and returns without waiting for its response, so
+    /// that a caller can put several requests on the wire in a fixed order
+    /// (idempotent producing needs each partition's batches in sequence
+    /// order) and await the responses elsewhere.
+    pub async fn start<R: ApiRequest>(
+        self: &Rc<Self>,
+        body: &R,
+        extra_wait: Duration,
+    ) -> ClientResult<InFlight<R>> {
+        let version = self.version(R::API_KEY)?;
+        self.start_with_version(body, version, extra_wait).await
+    }
+
+    async fn start_with_version<R: ApiRequest>(
+        self: &Rc<Self>,
+        body: &R,
+        version: i16,
+        extra_wait: Duration,
+    ) -> ClientResult<InFlight<R>> {
+        let slot = self
             .in_flight
-            .acquire_permit(1)
+            .acquire_static_permit(1)
             .await
             .map_err(|_| self.shared.error())?;
         let (tx, rx) = local_channel::new_bounded(1);
         let written_at = self.write(body, version, Some(tx)).await?;
-        let timeout = limits::REQUEST_TIMEOUT + extra_wait;
-        let reply = glommio::timer::timeout(timeout, async { Ok(rx.recv().await) }).await;
-        let (frame, read_at) = match reply {
-            Ok(Some(r)) => r,
-            Ok(None) => return Err(self.shared.error()),
-            Err(_) => {
-                // The response may still arrive and would then answer the
-                // wrong request: the connection cannot be trusted any more.
-                self.shared
-                    .break_with(format!("{:?} timed out", R::API_KEY));
-                return Err(ClientError::Timeout {
-                    addr: self.shared.addr,
-                    api: R::API_KEY,
-                    timeout_ms: timeout.as_millis() as u64,
-                });
-            }
-        };
-        let (_, response) = decode_response::<R::Response>(frame, version).map_err(|e| {
-            let reason = e.to_string();
-            self.shared
-                .break_with(format!("undecodable {:?} response: {reason}", R::API_KEY));
-            ClientError::Decode {
-                addr: self.shared.addr,
-                api: R::API_KEY,
-                reason,
-            }
-        })?;
-        Ok((response, read_at.saturating_duration_since(written_at)))
+        Ok(InFlight {
+            conn: self.clone(),
+            _slot: slot,
+            rx,
+            written_at,
+            version,
+            timeout: self.request_timeout + extra_wait,
+            _response: PhantomData,
+        })
     }
 
     /// Sends a request the broker will not answer (Produce with acks=0).
@@ -261,6 +274,50 @@ impl Connection {
             return Err(self.shared.error());
         }
         Ok(written_at)
+    }
+}
+
+/// A request on the wire; [`InFlight::wait`] reads its response.
+pub struct InFlight<R: ApiRequest> {
+    conn: Rc<Connection>,
+    _slot: StaticPermit,
+    rx: LocalReceiver<Reply>,
+    written_at: Instant,
+    version: i16,
+    timeout: Duration,
+    _response: PhantomData<R>,
+}
+
+impl<R: ApiRequest> InFlight<R> {
+    /// The response and the time from the request's write to its read.
+    pub async fn wait(self) -> ClientResult<(R::Response, Duration)> {
+        let shared = &self.conn.shared;
+        let rx = &self.rx;
+        let reply = glommio::timer::timeout(self.timeout, async { Ok(rx.recv().await) }).await;
+        let (frame, read_at) = match reply {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(shared.error()),
+            Err(_) => {
+                // The response may still arrive and would then answer the
+                // wrong request: the connection cannot be trusted any more.
+                shared.break_with(format!("{:?} timed out", R::API_KEY));
+                return Err(ClientError::Timeout {
+                    addr: shared.addr,
+                    api: R::API_KEY,
+                    timeout_ms: self.timeout.as_millis() as u64,
+                });
+            }
+        };
+        let (_, response) = decode_response::<R::Response>(frame, self.version).map_err(|e| {
+            let reason = e.to_string();
+            shared.break_with(format!("undecodable {:?} response: {reason}", R::API_KEY));
+            ClientError::Decode {
+                addr: shared.addr,
+                api: R::API_KEY,
+                reason,
+            }
+        })?;
+        Ok((response, read_at.saturating_duration_since(self.written_at)))
     }
 }
 

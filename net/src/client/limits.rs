@@ -15,8 +15,8 @@ pub const RESPONSE_BYTES_MAX: usize = 256 << 20;
 
 /// How long a connection attempt may take before the address counts as down.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long any request may wait for its response before the connection is
-/// declared broken. Long-poll fetches add their own max wait on top.
+/// Default of how long any request may wait for its response before the
+/// connection is declared broken. Long-poll fetches add their own max wait.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Times a batch is resent after a retriable error before it fails.

@@ -102,7 +102,14 @@ pub struct Producer {
     producer_epoch: i16,
     partitions: RefCell<HashMap<(Rc<str>, i32), PartitionState>>,
     deliveries: LocalSender<Delivery>,
-    linger_task: RefCell<Option<JoinHandle<()>>>,
+    /// Closed batches in the order they were closed, for the sender task.
+    /// Bounded by what the application keeps in flight.
+    outbox: LocalSender<Vec<ClosedBatch>>,
+    /// Requests queued in the outbox and not yet written. While the sender
+    /// is behind, lingering batches stay open and keep filling (as Kafka's
+    /// accumulator does) instead of queueing as many small requests.
+    queued: std::cell::Cell<usize>,
+    tasks: RefCell<Vec<JoinHandle<()>>>,
 }
 
 impl Producer {
@@ -128,6 +135,7 @@ impl Producer {
             (-1, -1)
         };
         let (tx, rx) = local_channel::new_bounded(limits::DELIVERY_QUEUE_MAX);
+        let (outbox, outbox_rx) = local_channel::new_unbounded();
         let producer = Rc::new(Producer {
             client,
             config,
@@ -135,19 +143,34 @@ impl Producer {
             producer_epoch,
             partitions: RefCell::new(HashMap::new()),
             deliveries: tx,
-            linger_task: RefCell::new(None),
+            outbox,
+            queued: std::cell::Cell::new(0),
+            tasks: RefCell::new(Vec::new()),
         });
+        // One task writes every request, so requests reach the wire in the
+        // order their batches were closed (sequence order per partition).
+        let weak = Rc::downgrade(&producer);
+        let sender = glommio::spawn_local(async move {
+            while let Some(batches) = outbox_rx.recv().await {
+                let Some(p) = weak.upgrade() else { return };
+                p.clone().dispatch(batches, 0).await;
+                p.queued.set(p.queued.get() - 1);
+            }
+        })
+        .detach();
         let weak = Rc::downgrade(&producer);
         let tick = producer.config.linger.max(Duration::from_micros(200));
         let task = glommio::spawn_local(async move {
             loop {
                 glommio::timer::sleep(tick).await;
                 let Some(p) = weak.upgrade() else { return };
-                p.flush_older_than(p.config.linger);
+                if p.queued.get() == 0 {
+                    p.flush_older_than(p.config.linger);
+                }
             }
         })
         .detach();
-        *producer.linger_task.borrow_mut() = Some(task);
+        producer.tasks.borrow_mut().extend([sender, task]);
         Ok((producer, rx))
     }
 
@@ -253,12 +276,17 @@ impl Producer {
                 .push(b);
         }
         for (_, batches) in by_leader {
-            let me = self.clone();
-            glommio::spawn_local(async move { me.send_request(batches, 0).await }).detach();
+            // Unbounded channel: sending fails only if the sender task is
+            // gone, i.e. the producer is being dropped.
+            if self.outbox.try_send(batches).is_ok() {
+                self.queued.set(self.queued.get() + 1);
+            }
         }
     }
 
-    async fn send_request(self: Rc<Self>, batches: Vec<ClosedBatch>, retries: u32) {
+    /// Writes the request for `batches` and hands its response to a task of
+    /// its own, so the next request can be written meanwhile.
+    async fn dispatch(self: Rc<Self>, batches: Vec<ClosedBatch>, retries: u32) {
         let (topic, partition) = (batches[0].topic.clone(), batches[0].partition);
         let conn = match self.client.leader(&topic, partition).await {
             Ok(c) => c,
@@ -296,7 +324,26 @@ impl Producer {
             }
             return;
         }
-        let (reply, latency) = match conn.request(&request, self.config.request_timeout).await {
+        let in_flight = match conn.start(&request, self.config.request_timeout).await {
+            Ok(f) => f,
+            Err(e) => return self.retry_or_fail(batches, retries, e).await,
+        };
+        glommio::spawn_local(async move {
+            let reply = in_flight.wait().await;
+            self.handle_reply(conn.addr(), batches, retries, reply)
+                .await;
+        })
+        .detach();
+    }
+
+    async fn handle_reply(
+        self: Rc<Self>,
+        addr: std::net::SocketAddr,
+        batches: Vec<ClosedBatch>,
+        retries: u32,
+        reply: ClientResult<(crate::msg::ProduceResponse, Duration)>,
+    ) {
+        let (reply, latency) = match reply {
             Ok(r) => r,
             Err(e) => return self.retry_or_fail(batches, retries, e).await,
         };
@@ -311,7 +358,7 @@ impl Producer {
                 .find(|p| p.index == b.partition);
             let result = match answer {
                 None => Err(ClientError::Decode {
-                    addr: conn.addr(),
+                    addr,
                     api: crate::api::ApiKey::Produce,
                     reason: format!("no answer for {}-{}", b.topic, b.partition),
                 }),
@@ -355,7 +402,7 @@ impl Producer {
         let topics: Vec<String> = batches.iter().map(|b| b.topic.to_string()).collect();
         // A failed refresh shows up again as the next attempt's error.
         let _ = self.client.refresh_metadata(&topics).await;
-        Box::pin(self.send_request(batches, retries + 1)).await;
+        Box::pin(self.dispatch(batches, retries + 1)).await;
     }
 
     async fn deliver(
@@ -381,7 +428,7 @@ impl Producer {
 
 impl Drop for Producer {
     fn drop(&mut self) {
-        if let Some(t) = self.linger_task.borrow_mut().take() {
+        for t in self.tasks.borrow_mut().drain(..) {
             t.cancel();
         }
     }
