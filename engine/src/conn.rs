@@ -28,8 +28,10 @@ use crate::shard::Shard;
 
 /// Bytes asked of the socket per read when no large frame is pending.
 const READ_CHUNK_BYTES: usize = 64 << 10;
-/// Most bytes asked of the socket in one read.
-const READ_BYTES_MAX: usize = 1 << 20;
+/// Most bytes asked of the socket in one read. The buffer is zeroed up to
+/// what is asked before each read, so asking for much more than a read
+/// usually returns would zero the same bytes over and over.
+const READ_BYTES_MAX: usize = 256 << 10;
 /// Responses up to this size are copied into one buffer and written with one
 /// send; larger ones are written chunk by chunk (record data untouched).
 const COALESCE_BYTES_MAX: usize = 64 << 10;

@@ -114,13 +114,12 @@ pub fn storage_error_code(e: &StorageError) -> ErrorCode {
         StorageError::EmptyAppend => ErrorCode::CorruptMessage,
         StorageError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         StorageError::Closed => ErrorCode::NotLeaderOrFollower,
-        StorageError::DiskFull
-        | StorageError::Io { .. }
-        | StorageError::Failed(_)
-        | StorageError::CorruptOnDisk { .. } => ErrorCode::KafkaStorageError,
         StorageError::NotBatchBoundary(_) | StorageError::InvalidConfig(_) => {
             ErrorCode::UnknownServerError
         }
+        // Disk full, I/O errors, a failed log, damage on disk, and whatever
+        // storage reports in future: the client may retry elsewhere/later.
+        _ => ErrorCode::KafkaStorageError,
     }
 }
 
