@@ -33,6 +33,10 @@ pub struct RunConfig {
     pub stall: Duration,
 }
 
+/// After Ctrl-C, how long in-flight messages may still be acknowledged and
+/// consumed before the run ends regardless.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+
 /// Glommio's per-executor I/O buffer: the client does no file I/O, so a
 /// small one avoids pinning memory for nothing.
 const IO_MEMORY_BYTES: usize = 512 * 1024;
@@ -243,6 +247,7 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
             .map(|_| AtomicU64::new(0))
             .collect(),
         fatal: Mutex::new(None),
+        last_error: Mutex::new(None),
         ready: Barrier::new(workers),
     });
     let (tx, rx) = sync_channel::<Snapshot>(limits::SNAPSHOT_QUEUE_MAX * workers);
@@ -284,6 +289,7 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
     let mut outcome = Outcome::Completed;
     let mut last_progress = (0u64, Instant::now());
     let mut end_of_production: Option<Instant> = None;
+    let mut interrupted_at: Option<Instant> = None;
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(s) => {
@@ -310,13 +316,18 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
         if end_of_production.is_none() && control.producers_running.load(Ordering::SeqCst) == 0 {
             end_of_production = Some(Instant::now());
         }
+        if interrupted_at.is_some_and(|t| t.elapsed() > INTERRUPT_GRACE) {
+            control.stop_consumers.store(true, Ordering::SeqCst);
+        }
         if outcome == Outcome::Completed {
             if interrupted.load(Ordering::SeqCst) {
+                // Stop producing; what is in flight still gets a short grace
+                // so that the counts match what the broker holds.
                 outcome = Outcome::Interrupted;
+                interrupted_at = Some(Instant::now());
                 control.stop.store(true, Ordering::SeqCst);
-                control.stop_consumers.store(true, Ordering::SeqCst);
             } else if last_progress.1.elapsed() >= cfg.stall {
-                let why = control.fatal.lock().expect("not poisoned").clone();
+                let why = control.last_error.lock().expect("not poisoned").clone();
                 outcome = Outcome::Stalled(format!(
                     "no message acknowledged or consumed for {} s{}",
                     cfg.stall.as_secs(),

@@ -35,6 +35,8 @@ pub struct Control {
     pub consumed_per_group: Vec<AtomicU64>,
     /// First fatal error of any worker.
     pub fatal: Mutex<Option<String>>,
+    /// Latest error of any kind, for the report of a stalled run.
+    pub last_error: Mutex<Option<String>>,
     /// Lets consumers find their start offsets before anyone produces.
     pub ready: Barrier,
 }
@@ -50,6 +52,13 @@ impl Control {
         }
         self.stop.store(true, Ordering::SeqCst);
         self.stop_consumers.store(true, Ordering::SeqCst);
+    }
+
+    pub fn note_error(&self, reason: String) {
+        *self
+            .last_error
+            .lock()
+            .expect("no worker panics while holding it") = Some(reason);
     }
 
     pub fn now_ns(&self) -> u64 {
@@ -153,13 +162,26 @@ async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<Consumer>), String>
     let client = Client::connect(config)
         .await
         .map_err(|e| format!("worker {}: {e}", plan.index))?;
+    // Every topic this worker touches, so that producers can route at once.
+    let mut topics: Vec<String> = plan
+        .producers
+        .iter()
+        .map(|p| plan.workload.topic_name(p.topic))
+        .collect();
+    topics.extend(
+        plan.consumers
+            .iter()
+            .map(|c| plan.workload.topic_name(c.topic)),
+    );
+    topics.sort();
+    topics.dedup();
+    client
+        .refresh_metadata(&topics)
+        .await
+        .map_err(|e| format!("metadata: {e}"))?;
     let mut consumers = Vec::new();
     for spec in &plan.consumers {
         let topic: Rc<str> = plan.workload.topic_name(spec.topic).into();
-        client
-            .refresh_metadata(&[topic.to_string()])
-            .await
-            .map_err(|e| e.to_string())?;
         let assignment: Vec<_> = spec
             .partitions
             .iter()
@@ -443,8 +465,8 @@ fn record_delivery(
         Err(e) => {
             counts.failed_messages += n;
             counts.error(&e.kind(), n);
+            control.note_error(format!("produce to {}-{}: {e}", d.topic, d.partition));
             if !e.is_retriable() {
-                drop(s);
                 control.fail(format!(
                     "produce to {}-{} failed: {e}",
                     d.topic, d.partition
@@ -453,7 +475,7 @@ fn record_delivery(
         }
     }
     if d.retries > 0 {
-        stats.borrow_mut().1.error("retried-batches", 1);
+        counts.error("retried-batches", 1);
     }
 }
 
@@ -502,6 +524,7 @@ async fn consume(
                     .1
                     .error(&format!("fetch-{}", e.kind()), 1);
                 consecutive_errors += 1;
+                control.note_error(format!("consumer of {}: {e}", w.topic_name(spec.topic)));
                 if !e.is_retriable() || consecutive_errors > 50 {
                     control.fail(format!("consumer of {}: {e}", w.topic_name(spec.topic)));
                     return;

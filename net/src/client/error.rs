@@ -48,7 +48,9 @@ impl ClientError {
     pub fn is_retriable(&self) -> bool {
         match self {
             ClientError::Broker { code, .. } => code.is_retriable(),
-            ClientError::Connection { .. }
+            // A broker that refuses connections may be restarting.
+            ClientError::Connect { .. }
+            | ClientError::Connection { .. }
             | ClientError::Timeout { .. }
             | ClientError::NoLeader { .. } => true,
             _ => false,
