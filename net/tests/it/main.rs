@@ -4,3 +4,4 @@
 mod alloc_counter;
 mod golden;
 mod hostile;
+mod zero_copy;
