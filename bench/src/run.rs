@@ -251,7 +251,11 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
         ready: Barrier::new(workers),
     });
     let (tx, rx) = sync_channel::<Snapshot>(limits::SNAPSHOT_QUEUE_MAX * workers);
-    let mut handles = Vec::new();
+    // Each worker is joined by a watcher thread that counts it out, so the
+    // coordinator notices a worker that died (a bug) instead of waiting for
+    // its snapshots forever.
+    let exited = Arc::new(AtomicUsize::new(0));
+    let mut watchers = Vec::new();
     for (plan, &cpu) in plans.into_iter().zip(&cfg.cores) {
         let (control, tx) = (control.clone(), tx.clone());
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
@@ -259,7 +263,12 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
             .io_memory(IO_MEMORY_BYTES)
             .spawn(move || run_worker(plan, control, tx))
             .map_err(|e| format!("cannot start a worker on CPU {cpu}: {e}"))?;
-        handles.push(handle);
+        let exited = exited.clone();
+        watchers.push(std::thread::spawn(move || {
+            let result = handle.join().map_err(|e| e.to_string());
+            exited.fetch_add(1, Ordering::SeqCst);
+            result
+        }));
     }
     drop(tx);
 
@@ -301,7 +310,14 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
                 }
             }
             Err(RecvTimeoutError::Disconnected) => break,
-            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                if exited.load(Ordering::SeqCst) == workers {
+                    while let Ok(s) = rx.try_recv() {
+                        agg.add(s);
+                    }
+                    break;
+                }
+            }
         }
         let progress = agg.counts.acked_messages
             + agg.counts.consumed_messages
@@ -344,9 +360,11 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
             }
         }
     }
-    for h in handles {
-        if let Err(e) = h.join() {
-            eprintln!("sluice-bench: a worker failed: {e}");
+    for w in watchers {
+        match w.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => control.fail(format!("a worker failed: {e}")),
+            Err(_) => control.fail("a worker's watcher panicked".into()),
         }
     }
     if let Some(b) = bar {
