@@ -93,7 +93,8 @@ pub fn encode(envelopes: Vec<Envelope>) -> Bytes {
         "caller must split frames"
     );
     let frame = Frame { envelopes };
-    let mut buf = AlignedVec::<FRAME_ALIGN>::new();
+    // Size the buffer up front: growing it would copy every payload again.
+    let mut buf = AlignedVec::<FRAME_ALIGN>::with_capacity(estimate_bytes(&frame));
     buf.extend_from_slice(&[0; HEADER_BYTES]);
     let mut buf = rkyv::api::high::to_bytes_in::<_, rancor::Error>(&frame, buf)
         .expect("serializing into memory cannot fail");
@@ -107,6 +108,26 @@ pub fn encode(envelopes: Vec<Envelope>) -> Bytes {
     buf[8..12].copy_from_slice(&(body_bytes as u32).to_le_bytes());
     buf[12..16].copy_from_slice(&crc.to_le_bytes());
     Bytes::from_owner(buf)
+}
+
+/// Upper estimate of a frame's encoded size: payloads plus generous
+/// per-message and per-entry overhead.
+fn estimate_bytes(frame: &Frame) -> usize {
+    let mut bytes = HEADER_BYTES + FRAME_ALIGN + 64;
+    for e in &frame.envelopes {
+        bytes += 160;
+        match &e.message.body {
+            MessageBody::Append { entries, .. } => {
+                bytes += entries.iter().map(|e| e.data.len() + 48).sum::<usize>()
+            }
+            MessageBody::InstallSnapshot { snapshot } => {
+                bytes += snapshot.data.len()
+                    + 16 * (snapshot.meta.conf.voters.len() + snapshot.meta.conf.learners.len())
+            }
+            _ => {}
+        }
+    }
+    bytes
 }
 
 /// Decoded messages; entry and snapshot payloads share the frame's buffer.

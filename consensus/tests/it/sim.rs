@@ -334,7 +334,7 @@ impl Sim {
             .into_iter()
             .rev()
             .collect();
-        panic!("seed {} step {} ({regime}): {what}\nlast events:\n{}\nreplay: SEED={} cargo test -p consensus --test it sim::", self.seed, self.now, tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"), self.seed)
+        panic!("seed {} step {} ({regime}): {what}\nlast events:\n{}\nreplay: SEED={} cargo test -p consensus --test it {}", self.seed, self.now, tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"), self.seed, if self.opts.voters == 3 { "sim_three_voters" } else { "sim_five_voters" })
     }
 
     fn note(&mut self, s: String) {
