@@ -124,7 +124,10 @@ fn main() {
 }
 
 fn list(v: &[f64]) -> String {
-    v.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|r| format!("{r:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// fio's sequential O_DIRECT write bandwidth on the same file system, MB/s.
@@ -146,7 +149,11 @@ fn fio(dir: &Path, bs: usize, fdatasync: bool, mib: usize) -> f64 {
     }
     let out = cmd.output().expect("fio is installed");
     let _ = std::fs::remove_file(&file);
-    assert!(out.status.success(), "fio failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "fio failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("fio json");
     report["jobs"][0]["write"]["bw_bytes"]
         .as_f64()

@@ -52,6 +52,10 @@ pub enum StorageError {
         log_start_offset: i64,
         log_end_offset: i64,
     },
+    /// The appended batches were removed by `truncate` to this offset
+    /// before the waiter saw them acknowledged.
+    #[error("appended batches were truncated away at offset {0}")]
+    Truncated(i64),
     /// `truncate` to an offset that is not the base offset of a batch.
     #[error("offset {0} is not a batch boundary")]
     NotBatchBoundary(i64),

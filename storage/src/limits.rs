@@ -24,6 +24,12 @@ pub const WRITE_CHUNK_BYTES_MIN: usize = 256 << 10;
 /// being written) before it waits: back-pressure instead of unbounded memory.
 pub const PENDING_BYTES_MAX: usize = 2 * WRITE_CHUNK_BYTES + BATCH_BYTES_MAX;
 
+/// Blocks of the active segment are reserved this far ahead of the writes:
+/// writes into reserved blocks allocate nothing, so fdatasync commits less
+/// metadata; the window bounds the space reserved per partition (released
+/// when the segment is sealed or the log closed).
+pub const PREALLOCATE_STEP_BYTES: u64 = 32 << 20;
+
 /// Bytes read per I/O while scanning a segment during recovery or an index
 /// rebuild: big enough for sequential bandwidth, small enough to bound memory.
 pub const SCAN_READ_BYTES: usize = 1 << 20;

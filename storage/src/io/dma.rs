@@ -169,6 +169,10 @@ impl File for DmaSegmentFile {
         Box::pin(async move { self.file.truncate(len).await.map_err(to_io) })
     }
 
+    fn preallocate(&self, len: u64) -> IoFuture<'_, ()> {
+        Box::pin(async move { self.file.pre_allocate(len, true).await.map_err(to_io) })
+    }
+
     fn size(&self) -> IoFuture<'_, u64> {
         Box::pin(async move { self.file.file_size().await.map_err(to_io) })
     }

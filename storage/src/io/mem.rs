@@ -289,6 +289,10 @@ impl File for MemFile {
         })
     }
 
+    fn preallocate(&self, _len: u64) -> IoFuture<'_, ()> {
+        Box::pin(async move { Ok(()) })
+    }
+
     fn size(&self) -> IoFuture<'_, u64> {
         Box::pin(async move { Ok(self.data.borrow().current.len() as u64) })
     }

@@ -44,6 +44,10 @@ pub trait File {
     /// returns Ok.
     fn sync(&self) -> IoFuture<'_, ()>;
     fn set_len(&self, len: u64) -> IoFuture<'_, ()>;
+    /// Reserves blocks up to `len` without changing the file size, so that
+    /// appends do not allocate (and fdatasync has less metadata to commit).
+    /// Shrinking the file with `set_len` releases what was not used.
+    fn preallocate(&self, len: u64) -> IoFuture<'_, ()>;
     fn size(&self) -> IoFuture<'_, u64>;
 }
 

@@ -247,9 +247,11 @@ impl Log {
                 max_timestamp: max_ts,
             };
             st.log_end_offset = offset;
+            st.record_rollback(offset, StorageError::Truncated(offset));
             st.written = mark;
             st.durable = mark;
             st.checkpoint_bytes = position;
+            st.allocated_bytes = 0;
             let tail = Tail {
                 segment_base: seg_base,
                 file_pos: page,

@@ -185,6 +185,14 @@ async fn write_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<Outcome, Stor
             }
         };
         buf.truncate(align_up(len as u64) as usize);
+        let end = file_pos + buf.len() as u64;
+        let allocated = inner.state.borrow().allocated_bytes;
+        if end > allocated {
+            let target =
+                (end + limits::PREALLOCATE_STEP_BYTES).min(inner.config.segment_bytes_max.max(end));
+            preallocate(&*file, target).await;
+            inner.state.borrow_mut().allocated_bytes = target;
+        }
         if let Err(e) = file.write_at(buf, file_pos).await {
             if is_disk_full(&e) {
                 rollback(inner, &*file).await?;
@@ -312,6 +320,7 @@ async fn seal_and_roll(inner: &Rc<LogInner>) -> Result<(), StorageError> {
     st.written = mark;
     st.durable = mark;
     st.checkpoint_bytes = 0;
+    st.allocated_bytes = 0;
     drop(st);
     inner.changed.notify_all();
     Ok(())
@@ -333,12 +342,8 @@ async fn rollback(inner: &Rc<LogInner>, file: &dyn File) -> Result<(), StorageEr
         st.active_mut().sealed = false;
         st.log_end_offset = w.end_offset;
         st.tail = st.written_tail.clone();
-        st.generation += 1;
-        let g = st.generation;
-        st.rollbacks.push_back((g, w.end_offset));
-        if st.rollbacks.len() > limits::ROLLBACK_HISTORY_MAX {
-            st.rollbacks.pop_front();
-        }
+        st.record_rollback(w.end_offset, StorageError::DiskFull);
+        st.allocated_bytes = 0; // the cut below releases the reservation
         (w.bytes, w.end_offset)
     };
     inner.shard.cache().remove_from(&inner.cache, from);
@@ -362,4 +367,12 @@ fn fail(inner: &Rc<LogInner>, e: StorageError) {
     st.open_chunk = None;
     drop(st);
     inner.changed.notify_all();
+}
+
+/// Reserves blocks ahead of the writes, `PREALLOCATE_STEP_BYTES` at a time.
+/// Best effort: a file system without fallocate still works, only slower.
+async fn preallocate(file: &dyn File, len: u64) {
+    if let Err(e) = file.preallocate(len).await {
+        tracing::debug!(error = %e, "segment preallocation failed");
+    }
 }

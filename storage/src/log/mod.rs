@@ -121,6 +121,8 @@ pub(crate) struct State {
     pub last_sync: Instant,
     /// Durable bytes of the active segment at its last index checkpoint.
     pub checkpoint_bytes: u64,
+    /// Bytes of the active segment reserved with `File::preallocate`.
+    pub allocated_bytes: u64,
     pub failed: Option<Arc<StorageError>>,
     pub closing: bool,
     pub closed: bool,
@@ -129,11 +131,23 @@ pub(crate) struct State {
     /// `sync` asked for everything below this offset to be synced.
     pub sync_requested_to: i64,
     pub generation: u64,
-    /// (generation that the rollback ended, first discarded offset).
-    pub rollbacks: VecDeque<(u64, i64)>,
+    /// (generation that the rollback ended, first discarded offset, what
+    /// waiters of discarded appends get).
+    pub rollbacks: VecDeque<(u64, i64, StorageError)>,
 }
 
 impl State {
+    /// Forgets every offset from `from` on for waiters: a later append may
+    /// reuse them.
+    pub fn record_rollback(&mut self, from: i64, reason: StorageError) {
+        self.generation += 1;
+        let g = self.generation;
+        self.rollbacks.push_back((g, from, reason));
+        if self.rollbacks.len() > limits::ROLLBACK_HISTORY_MAX {
+            self.rollbacks.pop_front();
+        }
+    }
+
     pub fn high_watermark(&self, policy: FsyncPolicy) -> i64 {
         self.ack_mark(policy).end_offset
     }
@@ -276,24 +290,26 @@ impl Log {
         loop {
             {
                 let st = inner.state.borrow();
-                if st.high_watermark(inner.config.fsync) > info.last_offset {
-                    return Ok(());
-                }
-                if let Some(e) = &st.failed {
-                    return Err(StorageError::Failed(e.clone()));
-                }
-                let oldest_remembered = st.rollbacks.front().map_or(st.generation, |r| r.0 - 1);
+                // Discarded appends first: their offsets may have been
+                // reused by later appends that are durable.
                 if st.generation != info.generation {
+                    let oldest_remembered = st.rollbacks.front().map_or(st.generation, |r| r.0 - 1);
                     if oldest_remembered > info.generation {
                         return Err(StorageError::DiskFull);
                     }
                     let discarded = st
                         .rollbacks
                         .iter()
-                        .any(|&(g, from)| g > info.generation && from <= info.last_offset);
-                    if discarded {
-                        return Err(StorageError::DiskFull);
+                        .find(|r| r.0 > info.generation && r.1 <= info.last_offset);
+                    if let Some(r) = discarded {
+                        return Err(r.2.clone());
                     }
+                }
+                if st.high_watermark(inner.config.fsync) > info.last_offset {
+                    return Ok(());
+                }
+                if let Some(e) = &st.failed {
+                    return Err(StorageError::Failed(e.clone()));
                 }
                 if st.closed {
                     return Err(StorageError::Closed);

@@ -146,6 +146,7 @@ pub(crate) async fn recover(
         unsynced_bytes: 0,
         last_sync: Instant::now(),
         checkpoint_bytes: size,
+        allocated_bytes: 0,
         failed: None,
         closing: false,
         closed: false,
@@ -172,9 +173,11 @@ async fn recover_segment(
         .map_err(io("open segment"))?;
     let file_len = file.size().await.map_err(io("segment size"))?;
     let mut seg = Segment::new(base, file.clone());
-    let loaded = load_indexes(dir, base).await;
+    let loaded = load_indexes(dir, base)
+        .await
+        .filter(|(meta, _, _)| meta.covered_bytes <= file_len);
     let start = match &loaded {
-        Some((meta, offsets, times)) if meta.covered_bytes <= file_len => {
+        Some((meta, offsets, times)) => {
             seg.offset_index = offsets.clone();
             seg.time_index = times.clone();
             seg.size_bytes = meta.covered_bytes;
@@ -186,7 +189,7 @@ async fn recover_segment(
             seg.bytes_since_time_entry = u64::MAX / 2;
             meta.covered_bytes
         }
-        _ => 0,
+        None => 0,
     };
     let trusted = start > 0 && start == file_len && !is_last;
     if !trusted {

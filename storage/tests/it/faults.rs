@@ -384,3 +384,31 @@ fn orphan_index_files_are_removed() {
         log.close().await.unwrap();
     });
 }
+
+#[test]
+fn index_covering_more_than_the_segment_is_replaced() {
+    run_local(async {
+        let dir = MemDirectory::new();
+        let cfg = config(FsyncPolicy::Always);
+        let all = filled_log(&dir, &cfg).await;
+        let last_seg = dir
+            .file_names()
+            .into_iter()
+            .filter(|n| n.ends_with(".log"))
+            .max()
+            .unwrap();
+        let mut seg = dir.contents(&last_seg).unwrap();
+        let cut = seg.len() - 700; // inside the last batch
+        seg.truncate(cut);
+        dir.set_contents(&last_seg, seg);
+        let (log, report) = open(&dir, &cfg).await;
+        assert!(report.torn_tail.is_some(), "{report:?}");
+        assert_eq!(read_everything(&log).await, all[..all.len() - 1]);
+        drop(log); // no clean close: the index stored by recovery must be right
+        let (log, report) = open(&dir, &cfg).await;
+        assert_eq!(report.torn_tail, None);
+        assert_eq!(report.scanned_bytes, 0, "{report:?}");
+        assert_eq!(read_everything(&log).await, all[..all.len() - 1]);
+        log.close().await.unwrap();
+    });
+}
