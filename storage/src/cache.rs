@@ -45,9 +45,8 @@ impl ShardStorage {
 pub(crate) struct ShardCache {
     budget_bytes: usize,
     used_bytes: Cell<usize>,
-    // Insertion order across logs. Bounded: one entry per cached blob, and
-    // blobs are bounded by the byte budget (a stale entry whose blob was
-    // already removed is dropped when it reaches the front).
+    // Insertion order across logs: one entry per cached blob, so it is
+    // bounded like the blobs, by the byte budget.
     fifo: RefCell<VecDeque<(Weak<LogCache>, i64)>>,
 }
 
@@ -88,14 +87,6 @@ impl ShardCache {
                 }
             }
         }
-        // Stale entries (from removed blobs) cannot outnumber live ones by
-        // much; trimming them here keeps the queue bounded.
-        if fifo.len() > 2 * limits::READ_BATCHES_MAX + self.budget_bytes / 512 {
-            fifo.retain(|(w, b)| {
-                w.upgrade()
-                    .is_some_and(|l| l.blobs.borrow().contains_key(b))
-            });
-        }
     }
 
     /// Drops every blob holding an offset >= `from` (truncation, rollback).
@@ -107,10 +98,20 @@ impl ShardCache {
             .filter(|(_, b)| b.last_offset >= from)
             .map(|(k, _)| *k)
             .unwrap_or(from);
-        for (_, blob) in blobs.split_off(&first) {
+        let removed = blobs.split_off(&first);
+        if removed.is_empty() {
+            return;
+        }
+        for blob in removed.values() {
             self.used_bytes
                 .set(self.used_bytes.get() - blob.bytes.len());
         }
+        // Forget their queue entries too, so the queue holds only live
+        // blobs (removals are rare: truncation, rollback, close).
+        let this: *const LogCache = log;
+        self.fifo
+            .borrow_mut()
+            .retain(|(w, base)| !(std::ptr::eq(w.as_ptr(), this) && removed.contains_key(base)));
     }
 
     /// Drops every blob of a log (close, delete).

@@ -10,6 +10,7 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 /// What can go wrong in a partition log. Cloneable because one failed flush
 /// answers every append waiting on it.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// A batch given to `append` is malformed or fails its CRC; nothing of
     /// that append was written. `BatchError::CrcMismatch` is the CRC case.

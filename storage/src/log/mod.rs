@@ -192,6 +192,7 @@ impl Drop for LogInner {
         // The last handle went away without `close`: let the flusher exit.
         // Buffered appends that were not written are lost, as in a crash.
         self.work.notify_all();
+        self.shard.cache().remove_all(&self.cache);
     }
 }
 

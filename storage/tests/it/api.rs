@@ -301,3 +301,28 @@ fn invalid_configs_are_rejected() {
         }
     });
 }
+
+#[test]
+fn cache_budget_is_shared_and_released() {
+    run_local(async {
+        let shard = ShardStorage::new(ShardStorageConfig {
+            cache_bytes_max: 100 * 1024,
+        });
+        let mut logs = Vec::new();
+        for _ in 0..3 {
+            let dir = MemDirectory::new();
+            logs.push(Log::open_in(Rc::new(dir), small(), &shard).await.unwrap().0);
+        }
+        for i in 0..60 {
+            put(&logs[i % 3], 1, 3000, i as i64).await;
+            assert!(shard.cache_bytes() <= 100 * 1024);
+        }
+        assert!(shard.cache_bytes() > 80 * 1024);
+        logs[0].truncate(0).await.unwrap();
+        let after_truncate = shard.cache_bytes();
+        assert!(after_truncate < 80 * 1024);
+        logs[1].close().await.unwrap();
+        drop(logs.remove(2)); // dropped without close
+        assert_eq!(shard.cache_bytes(), 0);
+    });
+}
