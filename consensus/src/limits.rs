@@ -28,6 +28,21 @@ pub const APPLY_BYTES_MAX: u64 = 8 * 1024 * 1024;
 /// applies back-pressure (stops reading from sockets) instead of queueing.
 pub const UNSTABLE_ENTRIES_MAX: usize = 16 * 1024;
 
+/// Most bytes of proposals a leader accepts that are not yet persisted on
+/// itself: the byte side of `UNSTABLE_ENTRIES_MAX`, so large entries cannot
+/// pin unbounded memory either.
+pub const UNSTABLE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Largest entry payload a leader accepts. An append carries at least one
+/// entry, so this must fit one append (and so one wire frame).
+pub const ENTRY_BYTES_MAX: u64 = APPEND_BYTES_MAX - 1024;
+
+/// Largest `Snapshot::data`. A snapshot message travels in one frame, so the
+/// data is meant to be a small reference to the application's state (e.g.
+/// the segment list of a partition log), with bulk state transferred out of
+/// band by the runtime, not the state itself.
+pub const SNAPSHOT_DATA_BYTES_MAX: u64 = APPEND_BYTES_MAX;
+
 /// Most outgoing messages queued between two `ready()` calls. A leader emits
 /// at most a few per follower per event; the bound only guards against a
 /// caller that never drains its `Ready`.
@@ -64,6 +79,11 @@ pub const CONFLICT_SCAN_ENTRIES_MAX: u64 = 64 * 1024;
 const _: () = assert!(INFLIGHT_APPENDS_MAX >= 1);
 const _: () = assert!(APPEND_ENTRIES_MAX >= 1);
 const _: () = assert!(FRAME_BYTES_MAX as u64 > APPEND_BYTES_MAX);
+const _: () = assert!(ENTRY_BYTES_MAX + 1024 <= APPEND_BYTES_MAX);
+const _: () = assert!(
+    UNSTABLE_BYTES_MAX >= 8 * APPEND_BYTES_MAX,
+    "room for a few full appends"
+);
 const _: () = assert!(
     MEMBERS_MAX >= 5,
     "simulator runs 5-voter groups plus a learner"

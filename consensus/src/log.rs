@@ -13,6 +13,12 @@ struct Unstable {
     snapshot: Option<Snapshot>,
     entries: Vec<Entry>,
     offset: Index,
+    /// Sum of `size_bytes()` over `entries`, for back-pressure.
+    bytes: u64,
+}
+
+fn size_of_all(entries: &[Entry]) -> u64 {
+    entries.iter().map(Entry::size_bytes).sum()
 }
 
 /// What a successful [`RaftLog::maybe_append`] changed.
@@ -56,6 +62,7 @@ impl<S: Storage> RaftLog<S> {
                 snapshot: None,
                 entries: Vec::new(),
                 offset,
+                bytes: 0,
             },
             committed,
             applied,
@@ -174,15 +181,19 @@ impl<S: Storage> RaftLog<S> {
         let u = &mut self.unstable;
         if first == u.offset + u.entries.len() as Index {
             u.entries.extend_from_slice(entries);
-        } else if first <= u.offset {
-            // The new entries replace the whole unstable tail and part of the
-            // stored log; the application truncates storage when it appends.
-            u.offset = first;
-            u.entries.clear();
-            u.entries.extend_from_slice(entries);
+            u.bytes += size_of_all(entries);
         } else {
-            u.entries.truncate((first - u.offset) as usize);
+            if first <= u.offset {
+                // The new entries replace the whole unstable tail and part of
+                // the stored log; the application truncates storage when it
+                // appends them.
+                u.offset = first;
+                u.entries.clear();
+            } else {
+                u.entries.truncate((first - u.offset) as usize);
+            }
             u.entries.extend_from_slice(entries);
+            u.bytes = size_of_all(&u.entries);
         }
         truncated
     }
@@ -253,6 +264,11 @@ impl<S: Storage> RaftLog<S> {
             .expect("committed entries above the snapshot are readable")
     }
 
+    /// Bytes of entries not yet confirmed persisted.
+    pub fn unstable_bytes(&self) -> u64 {
+        self.unstable.bytes
+    }
+
     pub fn unstable_entries(&self) -> &[Entry] {
         &self.unstable.entries
     }
@@ -269,10 +285,11 @@ impl<S: Storage> RaftLog<S> {
         }
         let pos = (index - u.offset) as usize;
         if u.entries.get(pos).is_some_and(|e| e.term == term) {
+            u.bytes -= size_of_all(&u.entries[..=pos]);
             u.entries.drain(..=pos);
             u.offset = index + 1;
-            if u.entries.is_empty() && u.entries.capacity() > 64 {
-                u.entries = Vec::new(); // an idle group keeps no buffer
+            if u.entries.is_empty() {
+                u.entries = Vec::new(); // An idle group keeps no buffer.
             }
         }
     }
@@ -301,6 +318,7 @@ impl<S: Storage> RaftLog<S> {
             snapshot: Some(snapshot),
             entries: Vec::new(),
             offset: index + 1,
+            bytes: 0,
         };
     }
 

@@ -118,6 +118,9 @@ impl Progress {
         while self.inflight.front().is_some_and(|&last| last <= index) {
             self.inflight.pop_front();
         }
+        if self.inflight.is_empty() && self.inflight.capacity() > 4 {
+            self.inflight = VecDeque::new(); // An idle follower keeps no buffer.
+        }
         updated
     }
 

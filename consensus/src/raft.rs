@@ -70,6 +70,8 @@ pub enum ProposeError {
     TransferInProgress,
     #[error("too many proposals waiting to be persisted")]
     Backpressure,
+    #[error("entry larger than limits::ENTRY_BYTES_MAX")]
+    TooLarge,
     #[error("leader has not committed an entry in its term yet")]
     NotCommittedInTerm,
     #[error("another membership change is not committed yet")]
@@ -133,7 +135,9 @@ impl<S: Storage> Raft<S> {
         let first = store.first_index();
         let last = store.last_index();
         let applied = cfg.applied.max(first - 1);
-        let log = RaftLog::new(store, hard.commit, applied);
+        // Anything applied was committed, even if a lazily written commit
+        // index (see `Ready::must_sync`) was lost in a crash.
+        let log = RaftLog::new(store, hard.commit.max(applied), applied);
         let mut raft = Raft {
             id: cfg.id,
             term: hard.term,
@@ -498,7 +502,9 @@ impl<S: Storage> Raft<S> {
                 last_term,
             } => {
                 // Grant if we could vote for it in its next term.
-                let grant = (m.term > self.term || self.vote == NO_NODE || self.vote == m.from)
+                let grant = (m.term > self.term
+                    || self.vote == m.from
+                    || (self.vote == NO_NODE && self.leader == NO_NODE))
                     && !self.in_leader_lease()
                     && self.log.is_up_to_date(last_index, last_term);
                 let term = if grant { m.term } else { self.term };
@@ -848,6 +854,11 @@ impl<S: Storage> Raft<S> {
             Err(StorageError::SnapshotTemporarilyUnavailable) => return false,
             Err(e) => panic!("snapshot unreadable: {e}"),
         };
+        assert!(
+            snapshot.data.len() as u64 <= limits::SNAPSHOT_DATA_BYTES_MAX,
+            "snapshot data of {} bytes: store a reference, transfer bulk state out of band",
+            snapshot.data.len()
+        );
         self.progress_mut(to)
             .expect("member")
             .become_snapshot(snapshot.meta.index);
@@ -884,6 +895,34 @@ impl<S: Storage> Raft<S> {
             return true;
         }
         false
+    }
+
+    pub fn report_snapshot(&mut self, to: NodeId, ok: bool) {
+        if self.role != Role::Leader {
+            return;
+        }
+        if let Some(pr) = self.progress_mut(to) {
+            if pr.state == ProgressState::Snapshot {
+                // Success: probe right after the snapshot (the follower's
+                // answer confirms or corrects that). Failure: probe from the
+                // last known match, which sends a fresh snapshot if needed.
+                pr.become_probe();
+                if !ok {
+                    pr.next = pr.matched + 1;
+                }
+            }
+        }
+    }
+
+    pub fn report_unreachable(&mut self, to: NodeId) {
+        if self.role != Role::Leader {
+            return;
+        }
+        if let Some(pr) = self.progress_mut(to) {
+            if pr.state == ProgressState::Replicate {
+                pr.become_probe();
+            }
+        }
     }
 
     /// Tells followers about a commit index that advanced since the last
@@ -944,7 +983,9 @@ impl<S: Storage> Raft<S> {
         if self.lead_transferee != NO_NODE {
             return Err(ProposeError::TransferInProgress);
         }
-        if self.log.unstable_entries().len() >= limits::UNSTABLE_ENTRIES_MAX {
+        if self.log.unstable_entries().len() >= limits::UNSTABLE_ENTRIES_MAX
+            || self.log.unstable_bytes() >= limits::UNSTABLE_BYTES_MAX
+        {
             return Err(ProposeError::Backpressure);
         }
         Ok(())
@@ -954,6 +995,9 @@ impl<S: Storage> Raft<S> {
     /// quorum stores it; the caller learns that from `Ready::committed_entries`.
     pub fn propose(&mut self, data: bytes::Bytes) -> Result<Index, ProposeError> {
         self.check_can_propose()?;
+        if data.len() as u64 > limits::ENTRY_BYTES_MAX {
+            return Err(ProposeError::TooLarge);
+        }
         let index = self.log.last_index() + 1;
         self.append_as_leader(Entry {
             term: self.term,
@@ -1336,5 +1380,96 @@ mod tests {
         let r = Raft::new(&Config::new(2, 1), store);
         assert_eq!(r.conf().voters, vec![1, 2, 3]);
         assert_eq!(r.log.committed, 6);
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use crate::storage::MemStorage;
+
+    /// Leader 1 of {1,2,3} with its log compacted through 7, and follower 2
+    /// (empty log) in snapshot state.
+    fn leader_sending_snapshot() -> Raft<MemStorage> {
+        let mut cfg = Config::new(1, 7);
+        cfg.pre_vote = false;
+        let mut r = Raft::new(&cfg, MemStorage::bootstrap(&[1, 2, 3]));
+        r.campaign(false);
+        for from in [2, 3] {
+            r.step(Message {
+                from,
+                to: 1,
+                term: 2,
+                body: MessageBody::VoteResponse { reject: false },
+            });
+        }
+        let entries = r.log.unstable_entries().to_vec();
+        r.log.store.append(&entries);
+        r.on_persisted(7, 2);
+        r.step(Message {
+            from: 3,
+            to: 1,
+            term: 2,
+            body: MessageBody::AppendResponse {
+                reject: false,
+                index: 7,
+                hint_index: 0,
+                hint_term: 0,
+            },
+        });
+        assert_eq!(r.log.committed, 7);
+        r.on_applied(7);
+        let conf = r.applied_conf().clone();
+        r.log
+            .store
+            .create_snapshot(7, conf, bytes::Bytes::from_static(b"state"));
+        r.msgs.clear();
+        // Node 2 lost its log: it rejects the probe after 6 with an empty hint.
+        r.step(Message {
+            from: 2,
+            to: 1,
+            term: 2,
+            body: MessageBody::AppendResponse {
+                reject: true,
+                index: 6,
+                hint_index: 0,
+                hint_term: 0,
+            },
+        });
+        assert!(r
+            .msgs
+            .iter()
+            .any(|m| m.to == 2 && matches!(m.body, MessageBody::InstallSnapshot { .. })));
+        assert_eq!(r.progress(2).unwrap().state, ProgressState::Snapshot);
+        r
+    }
+
+    #[test]
+    fn a_failed_snapshot_transfer_is_retried_from_the_last_match() {
+        let mut r = leader_sending_snapshot();
+        r.report_snapshot(2, false);
+        let pr = r.progress(2).unwrap();
+        assert_eq!((pr.state, pr.next), (ProgressState::Probe, 1));
+        r.msgs.clear();
+        r.step(Message {
+            from: 2,
+            to: 1,
+            term: 2,
+            body: MessageBody::HeartbeatResponse { read_ctx: 0 },
+        });
+        assert!(
+            r.msgs
+                .iter()
+                .any(|m| matches!(m.body, MessageBody::InstallSnapshot { .. })),
+            "resent"
+        );
+    }
+
+    #[test]
+    fn a_delivered_snapshot_resumes_replication_after_it() {
+        let mut r = leader_sending_snapshot();
+        r.report_snapshot(2, true);
+        let pr = r.progress(2).unwrap();
+        assert_eq!((pr.state, pr.next), (ProgressState::Probe, 8));
     }
 }

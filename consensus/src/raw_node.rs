@@ -34,6 +34,10 @@ pub struct Ready {
     pub committed_entries: Vec<Entry>,
     /// 6. Answer each read once the applied index reaches `index`.
     pub read_states: Vec<ReadState>,
+    /// Whether steps 1-3 need a durable write (fsync) before step 4. False
+    /// when only the commit index changed: a commit index lost in a crash is
+    /// learned again from the leader, so it may be written lazily.
+    pub must_sync: bool,
 }
 
 /// What the application promised to have done when it calls `advance`.
@@ -164,12 +168,16 @@ impl<S: Storage> RawNode<S> {
             self.prev_soft = soft;
         }
         let hard = self.hard_state();
+        let term_or_vote_changed =
+            hard.term != self.prev_hard.term || hard.vote != self.prev_hard.vote;
         if hard != self.prev_hard {
             ready.hard_state = Some(hard);
             self.prev_hard = hard;
         }
         let log = &self.raft.log;
         ready.snapshot = log.unstable_snapshot().cloned();
+        ready.must_sync =
+            term_or_vote_changed || ready.snapshot.is_some() || !log.unstable_entries().is_empty();
         ready.entries = log.unstable_entries().to_vec();
         if log.has_next_committed_entries() {
             ready.committed_entries = log.next_committed_entries(crate::limits::APPLY_BYTES_MAX);
@@ -197,6 +205,17 @@ impl<S: Storage> RawNode<S> {
         if let Some(index) = handed.last_committed {
             self.raft.on_applied(index);
         }
+    }
+
+    /// The runtime's report on a snapshot it sent to `to` out of band:
+    /// on failure the leader probes again (and resends if still needed).
+    pub fn report_snapshot(&mut self, to: NodeId, ok: bool) {
+        self.raft.report_snapshot(to, ok);
+    }
+
+    /// The runtime could not reach `to`: stop pipelining to it and probe.
+    pub fn report_unreachable(&mut self, to: NodeId) {
+        self.raft.report_unreachable(to);
     }
 
     pub fn status(&self) -> Status {

@@ -30,6 +30,7 @@ use rkyv::util::AlignedVec;
 
 use crate::limits;
 use crate::message::{ArchivedMessageBody, Message, MessageBody};
+use crate::types::NodeId;
 use crate::types::{
     ArchivedConfState, ArchivedEntry, ArchivedEntryKind, ConfState, Entry, EntryKind, GroupId,
     Snapshot, SnapshotMeta,
@@ -113,21 +114,57 @@ pub fn encode(envelopes: Vec<Envelope>) -> Bytes {
 /// Upper estimate of a frame's encoded size: payloads plus generous
 /// per-message and per-entry overhead.
 fn estimate_bytes(frame: &Frame) -> usize {
-    let mut bytes = HEADER_BYTES + FRAME_ALIGN + 64;
-    for e in &frame.envelopes {
-        bytes += 160;
-        match &e.message.body {
-            MessageBody::Append { entries, .. } => {
-                bytes += entries.iter().map(|e| e.data.len() + 48).sum::<usize>()
-            }
-            MessageBody::InstallSnapshot { snapshot } => {
-                bytes += snapshot.data.len()
-                    + 16 * (snapshot.meta.conf.voters.len() + snapshot.meta.conf.learners.len())
-            }
-            _ => {}
+    HEADER_BYTES
+        + FRAME_ALIGN
+        + 64
+        + frame
+            .envelopes
+            .iter()
+            .map(estimate_bytes_one)
+            .sum::<usize>()
+}
+
+fn estimate_bytes_one(e: &Envelope) -> usize {
+    let payload = match &e.message.body {
+        MessageBody::Append { entries, .. } => {
+            entries.iter().map(|e| e.data.len() + 48).sum::<usize>()
         }
+        MessageBody::InstallSnapshot { snapshot } => {
+            let members = snapshot.meta.conf.voters.len() + snapshot.meta.conf.learners.len();
+            snapshot.data.len() + 16 * members
+        }
+        _ => 0,
+    };
+    160 + payload
+}
+
+/// Packs the outgoing messages of many groups into frames, grouped by
+/// destination node, in the order given per destination (Raft relies on a
+/// connection's order only for latency, never for safety). A destination
+/// gets several frames only when one would exceed the envelope or byte
+/// bounds. This is how heartbeats of all groups towards a node travel
+/// together.
+pub fn encode_by_destination(outgoing: Vec<Envelope>) -> Vec<(NodeId, Bytes)> {
+    let mut by_node: std::collections::BTreeMap<NodeId, Vec<Vec<Envelope>>> = Default::default();
+    let mut bytes_in_last: std::collections::BTreeMap<NodeId, usize> = Default::default();
+    for e in outgoing {
+        let size = estimate_bytes_one(&e);
+        let frames = by_node.entry(e.message.to).or_default();
+        let bytes = bytes_in_last.entry(e.message.to).or_default();
+        let full = frames.last().is_none_or(|f| {
+            f.len() >= limits::FRAME_ENVELOPES_MAX || *bytes + size > limits::FRAME_BYTES_MAX / 2
+        });
+        if full {
+            frames.push(Vec::new());
+            *bytes = 0;
+        }
+        *bytes += size;
+        frames.last_mut().expect("pushed above").push(e);
     }
-    bytes
+    by_node
+        .into_iter()
+        .flat_map(|(node, frames)| frames.into_iter().map(move |f| (node, encode(f))))
+        .collect()
 }
 
 /// Decoded messages; entry and snapshot payloads share the frame's buffer.

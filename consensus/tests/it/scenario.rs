@@ -383,9 +383,14 @@ impl Env {
         }
         raw.store_mut().append(&ready.entries);
         if let Some(hs) = ready.hard_state {
+            let lazily = if ready.must_sync {
+                ""
+            } else {
+                " (no sync needed)"
+            };
             writeln!(
                 out,
-                "  persist term={} vote={} commit={}",
+                "  persist term={} vote={} commit={}{lazily}",
                 hs.term, hs.vote, hs.commit
             )
             .unwrap();

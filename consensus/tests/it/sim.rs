@@ -439,32 +439,37 @@ impl Sim {
         }
     }
 
-    fn send(&mut self, msg: Message) {
+    /// Sends one Ready's messages: through the wire codec, all messages for
+    /// one destination packed into one frame (as the runtime will), or by
+    /// value.
+    fn send_all(&mut self, from: NodeId, messages: Vec<Message>) {
+        let snapshots = messages
+            .iter()
+            .filter(|m| matches!(m.body, consensus::MessageBody::InstallSnapshot { .. }))
+            .count();
+        self.stats.snapshots_sent += snapshots as u64;
+        if self.opts.use_wire {
+            let envelopes = messages
+                .into_iter()
+                .map(|message| Envelope { group: 1, message })
+                .collect();
+            for (to, frame) in wire::encode_by_destination(envelopes) {
+                self.transmit(from, to, frame, None);
+            }
+        } else {
+            for m in messages {
+                self.transmit(from, m.to, Bytes::new(), Some(m));
+            }
+        }
+    }
+
+    fn transmit(&mut self, from: NodeId, to: NodeId, frame: Bytes, msg: Option<Message>) {
         if self.faults_on && self.rng.gen_range(0..1000) < self.opts.drop_per_mille {
             return;
         }
-        if matches!(msg.body, consensus::MessageBody::InstallSnapshot { .. }) {
-            self.stats.snapshots_sent += 1;
-        }
-        let copies =
-            if self.faults_on && self.rng.gen_range(0..1000) < self.opts.duplicate_per_mille {
-                2
-            } else {
-                1
-            };
-        let (from, to) = (msg.from, msg.to);
-        let (frame, msg) = if self.opts.use_wire {
-            (
-                wire::encode(vec![Envelope {
-                    group: 1,
-                    message: msg,
-                }]),
-                None,
-            )
-        } else {
-            (Bytes::new(), Some(msg))
-        };
-        for _ in 0..copies {
+        let duplicate =
+            self.faults_on && self.rng.gen_range(0..1000) < self.opts.duplicate_per_mille;
+        for _ in 0..1 + duplicate as usize {
             let delay = self.rng.gen_range(1..=self.opts.delay_steps_max);
             self.net_seq += 1;
             self.net.push(InFlight {
@@ -480,6 +485,10 @@ impl Sim {
 
     fn handle_ready(&mut self, i: usize) {
         let now = self.now;
+        // A hard state that needs no sync (only the commit index moved) is
+        // written lazily; model a crash losing it half of the time by not
+        // writing it at all (a later synced write supersedes it anyway).
+        let lazy_write_survives = !self.faults_on || self.rng.gen_bool(0.5);
         let n = &mut self.nodes[i];
         let Some(raw) = &mut n.raw else { return };
         if n.pending.as_ref().is_some_and(|p| p.done_at <= now) {
@@ -493,7 +502,9 @@ impl Sim {
             }
             raw.store_mut().append(&ready.entries);
             if let Some(hs) = ready.hard_state {
-                raw.store_mut().set_hard_state(hs);
+                if ready.must_sync || lazy_write_survives {
+                    raw.store_mut().set_hard_state(hs);
+                }
             }
             let mut persisted = Vec::new();
             {
@@ -530,9 +541,7 @@ impl Sim {
             }
             // 4: send (after persisting; the order between send and apply
             // is free).
-            for m in ready.messages {
-                self.send(m);
-            }
+            self.send_all(id, ready.messages);
             // 6: reads are linearizable: they see every write acknowledged
             // before they were requested.
             for rs in ready.read_states {

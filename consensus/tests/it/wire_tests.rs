@@ -259,3 +259,67 @@ proptest! {
         let _ = wire::decode(&Bytes::from(bad));
     }
 }
+
+#[test]
+fn outgoing_messages_are_packed_per_destination_in_order() {
+    let mut outgoing = Vec::new();
+    for group in 0..5u64 {
+        for to in [2u64, 3] {
+            outgoing.push(Envelope {
+                group,
+                message: Message {
+                    from: 1,
+                    to,
+                    term: 3,
+                    body: MessageBody::Heartbeat {
+                        commit: group,
+                        read_ctx: 0,
+                    },
+                },
+            });
+        }
+    }
+    let frames = wire::encode_by_destination(outgoing);
+    assert_eq!(frames.len(), 2, "one frame per destination node");
+    for (node, frame) in &frames {
+        let d = wire::decode(frame).unwrap();
+        assert!(d.envelopes.iter().all(|e| e.message.to == *node));
+        let groups: Vec<u64> = d.envelopes.iter().map(|e| e.group).collect();
+        assert_eq!(groups, vec![0, 1, 2, 3, 4], "per-destination order kept");
+    }
+}
+
+#[test]
+fn a_destination_with_too_much_for_one_frame_gets_several() {
+    let big = Bytes::from(vec![9u8; 1024 * 1024]);
+    let outgoing: Vec<Envelope> = (0..10u64)
+        .map(|group| Envelope {
+            group,
+            message: msg(MessageBody::Append {
+                prev_index: 0,
+                prev_term: 0,
+                commit: 0,
+                entries: vec![Entry {
+                    term: 1,
+                    index: 1,
+                    kind: EntryKind::Normal,
+                    data: big.clone(),
+                }],
+            }),
+        })
+        .collect();
+    let frames = wire::encode_by_destination(outgoing);
+    assert!(frames.len() >= 3, "10 MiB must not fit one frame");
+    let mut groups = Vec::new();
+    for (_, frame) in &frames {
+        assert!(frame.len() <= consensus::limits::FRAME_BYTES_MAX);
+        groups.extend(
+            wire::decode(frame)
+                .unwrap()
+                .envelopes
+                .iter()
+                .map(|e| e.group),
+        );
+    }
+    assert_eq!(groups, (0..10).collect::<Vec<_>>());
+}
