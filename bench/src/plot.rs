@@ -166,6 +166,7 @@ fn draw_throughput<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("time (s)")
         .y_desc("messages/s")
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .label_style((FONT_NAME, 16))
         .draw()
         .map_err(err)?;
@@ -194,11 +195,11 @@ fn draw_throughput<DB: DrawingBackend>(
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(end, 0.0), (end, y_max)],
-                BLACK.mix(0.4),
+                RED.mix(0.7),
             )))
             .map_err(err)?
             .label("end of warm-up")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.4)));
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.mix(0.7)));
     }
     chart
         .configure_series_labels()
