@@ -35,7 +35,7 @@ pub struct RunConfig {
 
 /// After Ctrl-C, how long in-flight messages may still be acknowledged and
 /// consumed before the run ends regardless.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
 
 /// Glommio's per-executor I/O buffer: the client does no file I/O, so a
 /// small one avoids pinning memory for nothing.

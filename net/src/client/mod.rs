@@ -21,3 +21,6 @@ pub use compression::Codec;
 pub use consumer::{ConsumedRecord, Consumer};
 pub use error::{ClientError, ClientResult};
 pub use producer::{partition_for_key, Delivery, Producer, ProducerConfig};
+
+#[cfg(test)]
+mod tests;
