@@ -22,10 +22,16 @@ impl Log {
     /// the fsync policy (which it overrides for this data).
     pub async fn sync(&self) -> Result<()> {
         let inner = &self.inner;
-        let target = inner.state.borrow().log_end_offset;
+        let (target, generation) = {
+            let st = inner.state.borrow();
+            (st.log_end_offset, st.generation)
+        };
         loop {
             {
                 let mut st = inner.state.borrow_mut();
+                if let Some(e) = st.discarded_since(generation, target - 1) {
+                    return Err(e);
+                }
                 if st.durable.end_offset >= target {
                     return Ok(());
                 }
@@ -36,6 +42,26 @@ impl Log {
                     return Err(StorageError::Closed);
                 }
                 st.sync_requested_to = st.sync_requested_to.max(target);
+            }
+            inner.work.notify_all();
+            inner.changed.notified().await;
+        }
+    }
+
+    /// Waits until everything buffered is either synced or discarded (a
+    /// full disk): afterwards the durable end is the log end.
+    async fn sync_everything(&self) -> Result<()> {
+        let inner = &self.inner;
+        loop {
+            {
+                let mut st = inner.state.borrow_mut();
+                if st.durable.end_offset >= st.log_end_offset {
+                    return Ok(());
+                }
+                if let Some(e) = &st.failed {
+                    return Err(StorageError::Failed(e.clone()));
+                }
+                st.sync_requested_to = st.sync_requested_to.max(st.log_end_offset);
             }
             inner.work.notify_all();
             inner.changed.notified().await;
@@ -82,7 +108,7 @@ impl Log {
         let io = |e| StorageError::io("close", e);
         file.set_len(size).await.map_err(io)?;
         file.sync().await.map_err(io)?;
-        super::flush::write_indexes(inner, base).await
+        super::flush::write_indexes_or_remove(inner, base).await
     }
 
     /// Closes the log and removes its directory (topic deletion).
@@ -123,7 +149,7 @@ impl Log {
     pub async fn truncate(&self, offset: i64) -> Result<()> {
         self.acquire_exclusive().await?;
         let result = async {
-            self.sync().await?;
+            self.sync_everything().await?;
             self.truncate_synced(offset).await
         }
         .await;
@@ -261,7 +287,7 @@ impl Log {
             st.written_tail = tail;
         }
         inner.shard.cache().remove_from(&inner.cache, offset);
-        super::flush::write_indexes(inner, seg_base).await?;
+        super::flush::write_indexes_or_remove(inner, seg_base).await?;
         Ok(())
     }
 

@@ -247,13 +247,27 @@ async fn maybe_checkpoint(inner: &Rc<LogInner>) -> Result<(), StorageError> {
         }
         (d.segment_base, d.bytes)
     };
-    write_indexes(inner, segment_base).await?;
+    write_indexes_or_remove(inner, segment_base).await?;
     inner.state.borrow_mut().checkpoint_bytes = covered;
     Ok(())
 }
 
+/// Writes the indexes of segment `base`; if that fails (a full disk), removes
+/// them instead, so that no stale index outlives the bytes it describes:
+/// recovery rebuilds missing ones. Only a failure to remove is an error.
+pub(crate) async fn write_indexes_or_remove(
+    inner: &Rc<LogInner>,
+    base: i64,
+) -> Result<(), StorageError> {
+    let Err(e) = write_indexes(inner, base).await else {
+        return Ok(());
+    };
+    tracing::warn!(base, error = %e, "index write failed; removing the index files");
+    recovery::remove_indexes(inner.dir.as_ref(), base).await
+}
+
 /// Writes both index files of segment `base` describing its durable bytes.
-pub(crate) async fn write_indexes(inner: &Rc<LogInner>, base: i64) -> Result<(), StorageError> {
+async fn write_indexes(inner: &Rc<LogInner>, base: i64) -> Result<(), StorageError> {
     let (meta, offsets, times) = {
         let st = inner.state.borrow();
         let seg = st
@@ -290,7 +304,7 @@ async fn seal_and_roll(inner: &Rc<LogInner>) -> Result<(), StorageError> {
     file.sync()
         .await
         .map_err(|e| StorageError::io("segment seal", e))?;
-    write_indexes(inner, base).await?;
+    write_indexes_or_remove(inner, base).await?;
     let name = file_name(next, FileKind::Segment);
     let new_file = inner
         .dir

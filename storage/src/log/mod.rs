@@ -137,6 +137,22 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The error for a waiter of offsets up to `last_offset`, appended at
+    /// `generation`, if a rollback or truncation discarded any of them.
+    pub fn discarded_since(&self, generation: u64, last_offset: i64) -> Option<StorageError> {
+        if self.generation == generation {
+            return None;
+        }
+        let oldest_remembered = self.rollbacks.front().map_or(self.generation, |r| r.0 - 1);
+        if oldest_remembered > generation {
+            return Some(StorageError::DiskFull);
+        }
+        self.rollbacks
+            .iter()
+            .find(|r| r.0 > generation && r.1 <= last_offset)
+            .map(|r| r.2.clone())
+    }
+
     /// Forgets every offset from `from` on for waiters: a later append may
     /// reuse them.
     pub fn record_rollback(&mut self, from: i64, reason: StorageError) {
@@ -293,18 +309,8 @@ impl Log {
                 let st = inner.state.borrow();
                 // Discarded appends first: their offsets may have been
                 // reused by later appends that are durable.
-                if st.generation != info.generation {
-                    let oldest_remembered = st.rollbacks.front().map_or(st.generation, |r| r.0 - 1);
-                    if oldest_remembered > info.generation {
-                        return Err(StorageError::DiskFull);
-                    }
-                    let discarded = st
-                        .rollbacks
-                        .iter()
-                        .find(|r| r.0 > info.generation && r.1 <= info.last_offset);
-                    if let Some(r) = discarded {
-                        return Err(r.2.clone());
-                    }
+                if let Some(e) = st.discarded_since(info.generation, info.last_offset) {
+                    return Err(e);
                 }
                 if st.high_watermark(inner.config.fsync) > info.last_offset {
                     return Ok(());

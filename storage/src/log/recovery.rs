@@ -226,7 +226,12 @@ async fn recover_segment(
                 seg.next_offset,
                 (seg.max_timestamp, seg.max_timestamp_offset),
             );
-            store_indexes(dir, &meta, &offsets, &times).await?;
+            if let Err(e) = store_indexes(dir, &meta, &offsets, &times).await {
+                // Not fatal (a full disk): without index files the next
+                // open scans this segment again.
+                tracing::warn!(base, error = %e, "cannot store rebuilt indexes");
+                remove_indexes(dir, base).await?;
+            }
         }
     }
     seg.sealed = !is_last;
@@ -355,5 +360,17 @@ pub(crate) async fn store_indexes(
     dir.sync()
         .await
         .map_err(|e| StorageError::io("directory sync", e))?;
+    Ok(())
+}
+
+/// Removes both index files of a segment (missing ones are fine).
+pub(crate) async fn remove_indexes(dir: &dyn Directory, base: i64) -> Result<()> {
+    for kind in [FileKind::OffsetIndex, FileKind::TimeIndex] {
+        match dir.remove_file(&file_name(base, kind)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StorageError::io("remove index", e)),
+        }
+    }
     Ok(())
 }

@@ -11,9 +11,9 @@ use std::rc::Rc;
 use bytes::BytesMut;
 use proptest::prelude::*;
 use storage::batch::{split_batch, BatchHeader};
-use storage::io::mem::MemDirectory;
+use storage::io::mem::{Fault, MemDirectory};
 use storage::testing::{make_batch, run_local};
-use storage::{FsyncPolicy, Log, LogConfig, ShardStorage, ShardStorageConfig};
+use storage::{FsyncPolicy, Log, LogConfig, ShardStorage, ShardStorageConfig, StorageError};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -33,6 +33,8 @@ enum Op {
     Truncate(u16),
     Retention,
     Yield(u8),
+    /// The next write fails with ENOSPC.
+    NoSpace,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -45,6 +47,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u16>().prop_map(Op::Truncate),
         1 => Just(Op::Retention),
         3 => (1u8..5).prop_map(Op::Yield),
+        1 => Just(Op::NoSpace),
     ]
 }
 
@@ -153,7 +156,10 @@ async fn run_ops(ops: Vec<Op>, fsync: FsyncPolicy) {
     };
     h.open().await;
     let mut seed = 1u64;
+    let mut nospace_injected = false;
     for op in ops {
+        let durable_before = h.log().durable_offset();
+        let is_truncate = matches!(op, Op::Truncate(_));
         match op {
             Op::Append {
                 batches,
@@ -176,6 +182,11 @@ async fn run_ops(ops: Vec<Op>, fsync: FsyncPolicy) {
                     .await
                     .expect("append");
                 let mut base = info.base_offset;
+                if nospace_injected {
+                    // The append may have waited while a full disk discarded
+                    // earlier, unwritten appends.
+                    h.model.retain(|b| b.last < base);
+                }
                 assert_eq!(base, h.model.last().map_or(base, |b| b.last + 1));
                 for (b, max_ts) in parts {
                     let last = base + records as i64 - 1;
@@ -190,9 +201,14 @@ async fn run_ops(ops: Vec<Op>, fsync: FsyncPolicy) {
                 }
                 assert_eq!(info.last_offset, base - 1);
             }
-            Op::Sync => {
-                h.log().sync().await.expect("sync");
-                assert_eq!(h.durable_count(), h.model.len());
+            Op::Sync => match h.log().sync().await {
+                Ok(()) => assert_eq!(h.durable_count(), h.model.len()),
+                Err(StorageError::DiskFull) => {}
+                Err(e) => panic!("sync: {e}"),
+            },
+            Op::NoSpace => {
+                nospace_injected = true;
+                h.dir.inject(Fault::FailWrite(libc::ENOSPC));
             }
             Op::Yield(n) => {
                 for _ in 0..n {
@@ -221,7 +237,15 @@ async fn run_ops(ops: Vec<Op>, fsync: FsyncPolicy) {
             }
             Op::Reopen => {
                 let log = h.log.take().expect("open");
-                log.close().await.expect("close");
+                match log.close().await {
+                    // Syncing succeeded but the index files could not be
+                    // written: they are rebuilt on open.
+                    Ok(()) | Err(StorageError::DiskFull) => {}
+                    Err(e) => panic!("close: {e}"),
+                }
+                // Close flushes: a full disk may discard the last appends.
+                let end = log.log_end_offset();
+                h.model.retain(|b| b.last < end);
                 h.open().await;
                 assert_eq!(
                     h.log().log_end_offset(),
@@ -264,6 +288,14 @@ async fn run_ops(ops: Vec<Op>, fsync: FsyncPolicy) {
                 assert!(j == i + 1 || total <= max_bytes as usize, "budget exceeded");
             }
             Op::Truncate(pick) => {
+                // Flush first, so the cut point is chosen among batches that
+                // a full disk did not discard.
+                match h.log().sync().await {
+                    Ok(()) | Err(StorageError::DiskFull) => {}
+                    Err(e) => panic!("sync: {e}"),
+                }
+                let end = h.log().log_end_offset();
+                h.model.retain(|b| b.last < end);
                 let count = h.model.len() - h.start;
                 let keep = h.start + pick as usize % (count + 1);
                 let offset = h
@@ -290,6 +322,15 @@ async fn run_ops(ops: Vec<Op>, fsync: FsyncPolicy) {
                 assert!(h.log().size_bytes() <= 160 * 1024 + 64 * 1024 + 20_000);
             }
         }
+        // A full disk discards appends that were not yet written; never
+        // anything durable.
+        let end = h.log().log_end_offset();
+        if !is_truncate {
+            assert!(end >= durable_before.min(h.model.last().map_or(end, |b| b.last + 1)));
+        }
+        let kept = h.model.iter().take_while(|b| b.last < end).count();
+        assert_eq!(end, h.model.get(kept).map_or(end, |b| b.base));
+        h.model.truncate(kept);
     }
     h.check_all().await;
     // Every batch is findable by its timestamp.
