@@ -56,7 +56,9 @@ impl FrameDecoder {
     /// Takes the next whole frame (without its size prefix) off the front of
     /// `buf`, or returns `None` if it has not fully arrived. The frame shares
     /// `buf`'s memory: nothing is copied. When a frame is incomplete, `buf`
-    /// is grown to hold all of it so the reader can fill it in place.
+    /// is grown towards its size (by at most
+    /// [`limits::RECEIVE_RESERVE_BYTES_MAX`] at a time) so the reader can
+    /// fill it in place.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         if buf.len() < SIZE_PREFIX_BYTES {
             return Ok(None);
@@ -74,7 +76,7 @@ impl FrameDecoder {
         }
         let total = SIZE_PREFIX_BYTES + size;
         if buf.len() < total {
-            buf.reserve(total - buf.len());
+            buf.reserve((total - buf.len()).min(limits::RECEIVE_RESERVE_BYTES_MAX));
             return Ok(None);
         }
         buf.advance(SIZE_PREFIX_BYTES);
@@ -406,6 +408,14 @@ mod tests {
         assert_eq!(frame.as_ptr(), before.wrapping_add(4));
         assert_eq!(d.decode(&mut buf).unwrap().unwrap().len(), 0);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_size_prefix_alone_reserves_a_bounded_buffer() {
+        let mut buf = BytesMut::from(&(90 * 1024 * 1024i32).to_be_bytes()[..]);
+        assert_eq!(FrameDecoder::default().decode(&mut buf), Ok(None));
+        assert!(buf.capacity() <= limits::RECEIVE_RESERVE_BYTES_MAX + 64);
+        assert!(buf.capacity() >= limits::RECEIVE_RESERVE_BYTES_MAX);
     }
 
     #[test]

@@ -9,6 +9,12 @@
 /// before any of the frame is buffered.
 pub const FRAME_BYTES_MAX_DEFAULT: usize = 100 * 1024 * 1024;
 
+/// Receive-buffer space reserved ahead of an incomplete frame. The size
+/// prefix is only a claim: reserving all of it at once would let four bytes
+/// from a client pin `FRAME_BYTES_MAX_DEFAULT` of memory. The buffer grows by
+/// at most this much per read instead, as the bytes actually arrive.
+pub const RECEIVE_RESERVE_BYTES_MAX: usize = 1024 * 1024;
+
 /// Hard ceiling for a configured frame maximum: the size prefix is an i32 and
 /// the decode budget below is a multiple of the frame size, which must fit.
 pub const FRAME_BYTES_MAX_CEILING: usize = i32::MAX as usize;
