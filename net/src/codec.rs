@@ -213,10 +213,11 @@ impl Decoder {
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
     }
 
-    /// Length of a string, bytes or array field: `None` for null. Checks the
-    /// length against the bytes left when `elements_are_bytes` (a length in
-    /// bytes); a count of elements is checked the same way because every
-    /// element takes at least one byte on the wire.
+    /// Length of a string, bytes or array field: `None` for null. `wide`
+    /// selects the i32 prefix (bytes, arrays) over the i16 one (strings) in
+    /// classic versions. The length is checked against the bytes left: for a
+    /// count of array elements that holds too, because every element takes at
+    /// least one byte on the wire.
     fn length(&mut self, layout: Layout, wide: bool) -> DecodeResult<Option<usize>> {
         let len: i64 = if layout.flexible {
             i64::from(self.uvarint()?) - 1
