@@ -3,3 +3,4 @@
 
 mod bench;
 mod broker;
+mod groups;
