@@ -26,6 +26,8 @@ pub enum DecodeError {
     UnexpectedNull,
     #[error("string is not valid UTF-8")]
     InvalidUtf8,
+    #[error("string of {0} bytes is longer than Kafka allows (32767)")]
+    StringTooLong(usize),
     #[error("varint longer than its type allows")]
     VarintTooLong,
     #[error("count {count} exceeds the {left} bytes left")]
@@ -246,6 +248,12 @@ impl Decoder {
         let Some(len) = self.length(layout, false)? else {
             return Ok(None);
         };
+        // Kafka caps strings at i16::MAX bytes in every version, compact ones
+        // included; enforcing it here means any string Sluice decoded can be
+        // encoded again in a classic version, where the prefix is an i16.
+        if len > i16::MAX as usize {
+            return Err(DecodeError::StringTooLong(len));
+        }
         self.need(len)?;
         let text = std::str::from_utf8(&self.buf[self.pos..self.pos + len])
             .map_err(|_| DecodeError::InvalidUtf8)?
@@ -411,6 +419,8 @@ impl Encoder {
         }
     }
 
+    /// Writes a string; one over i16::MAX bytes (which Kafka forbids and the
+    /// decoder never produces) is a bug in the caller and panics.
     pub fn nullable_string(&mut self, layout: Layout, s: Option<&str>) {
         self.length(layout, false, s.map(str::len));
         if let Some(s) = s {
@@ -793,6 +803,19 @@ mod tests {
         assert_eq!(
             String::decode(&mut decoder(&[0, 2, 0xc3, 0x28]), CLASSIC),
             Err(DecodeError::InvalidUtf8)
+        );
+        let mut long = vec![0x81, 0x80, 0x02]; // compact length 32768
+        long.extend(std::iter::repeat_n(b'a', 32_768));
+        assert_eq!(
+            String::decode(&mut decoder(&long), FLEX),
+            Err(DecodeError::StringTooLong(32_768))
+        );
+        long[0] = 0x80; // 32767: the longest allowed
+        assert_eq!(
+            String::decode(&mut decoder(&long[..long.len() - 1]), FLEX)
+                .unwrap()
+                .len(),
+            32_767
         );
         let huge_array = [0x7f, 0xff, 0xff, 0xff];
         assert!(matches!(
