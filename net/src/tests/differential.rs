@@ -95,3 +95,148 @@ proptest! {
         });
     }
 }
+
+fn kp_decode<K: Decodable>(bytes: Bytes, version: i16) -> K {
+    let mut buf = bytes;
+    let out = K::decode(&mut buf, version).expect("kafka-protocol decodes");
+    assert!(buf.is_empty());
+    out
+}
+
+/// Byte equality cannot see two adjacent fields of one type swapped; these
+/// checks read distinct values back field by field through kafka-protocol's
+/// own accessors, for the responses the broker sends most.
+#[test]
+fn kafka_protocol_reads_each_field_where_sluice_wrote_it() {
+    use crate::msg::{fetch_response as f, metadata_response as m, produce_response as p};
+
+    let metadata = MetadataResponse {
+        throttle_time_ms: 11,
+        brokers: vec![m::MetadataResponseBroker {
+            node_id: 12,
+            host: "h".into(),
+            port: 13,
+            rack: Some("r".into()),
+        }],
+        cluster_id: Some("c".into()),
+        controller_id: 14,
+        topics: vec![m::MetadataResponseTopic {
+            error_code: 15,
+            name: Some("t".into()),
+            topic_id: crate::Uuid([16; 16]),
+            is_internal: true,
+            partitions: vec![m::MetadataResponsePartition {
+                error_code: 17,
+                partition_index: 18,
+                leader_id: 19,
+                leader_epoch: 20,
+                replica_nodes: vec![21],
+                isr_nodes: vec![22],
+                offline_replicas: vec![23],
+            }],
+            topic_authorized_operations: 24,
+        }],
+        cluster_authorized_operations: 25,
+    };
+    for version in [1, 7, 9, 10, 12] {
+        let layout = ApiKey::Metadata.layout(version);
+        let k: kp::MetadataResponse = kp_decode(encode_body(&metadata, layout), version);
+        assert_eq!(k.throttle_time_ms, if version >= 3 { 11 } else { 0 });
+        assert_eq!((k.brokers[0].node_id.0, k.brokers[0].port), (12, 13));
+        assert_eq!(k.controller_id.0, 14);
+        let t = &k.topics[0];
+        assert_eq!((t.error_code, t.is_internal), (15, true));
+        let q = &t.partitions[0];
+        assert_eq!(
+            (q.error_code, q.partition_index, q.leader_id.0),
+            (17, 18, 19)
+        );
+        assert_eq!(q.replica_nodes[0].0, 21);
+        assert_eq!(q.isr_nodes[0].0, 22);
+        if version >= 7 {
+            assert_eq!(q.leader_epoch, 20);
+        }
+        if version >= 10 {
+            assert_eq!(t.topic_id.as_bytes(), &[16; 16]);
+        }
+    }
+
+    let produce = ProduceResponse {
+        responses: vec![p::TopicProduceResponse {
+            name: "t".into(),
+            partition_responses: vec![p::PartitionProduceResponse {
+                index: 31,
+                error_code: 32,
+                base_offset: 33,
+                log_append_time_ms: 34,
+                log_start_offset: 35,
+                record_errors: vec![],
+                error_message: Some("e".into()),
+                current_leader: p::LeaderIdAndEpoch {
+                    leader_id: 36,
+                    leader_epoch: 37,
+                },
+            }],
+        }],
+        throttle_time_ms: 38,
+        node_endpoints: vec![],
+    };
+    for version in [3, 8, 9, 10, 11] {
+        let layout = ApiKey::Produce.layout(version);
+        let k: kp::ProduceResponse = kp_decode(encode_body(&produce, layout), version);
+        let q = &k.responses[0].partition_responses[0];
+        assert_eq!((q.index, q.error_code), (31, 32));
+        assert_eq!((q.base_offset, q.log_append_time_ms), (33, 34));
+        assert_eq!(k.throttle_time_ms, 38);
+        if version >= 5 {
+            assert_eq!(q.log_start_offset, 35);
+        }
+        if version >= 10 {
+            assert_eq!(
+                (q.current_leader.leader_id.0, q.current_leader.leader_epoch),
+                (36, 37)
+            );
+        }
+    }
+
+    let records = Bytes::from_static(b"opaque batches");
+    let fetch = FetchResponse {
+        throttle_time_ms: 41,
+        error_code: 42,
+        session_id: 43,
+        responses: vec![f::FetchableTopicResponse {
+            topic: "t".into(),
+            partitions: vec![f::PartitionData {
+                partition_index: 44,
+                error_code: 45,
+                high_watermark: 46,
+                last_stable_offset: 47,
+                log_start_offset: 48,
+                aborted_transactions: Some(vec![f::AbortedTransaction {
+                    producer_id: 49,
+                    first_offset: 50,
+                }]),
+                preferred_read_replica: 51,
+                records: Some(records.clone()),
+                ..Default::default()
+            }],
+        }],
+    };
+    for version in [4, 7, 11, 12] {
+        let layout = ApiKey::Fetch.layout(version);
+        let k: kp::FetchResponse = kp_decode(encode_body(&fetch, layout), version);
+        assert_eq!(k.throttle_time_ms, 41);
+        let q = &k.responses[0].partitions[0];
+        assert_eq!((q.partition_index, q.error_code), (44, 45));
+        assert_eq!((q.high_watermark, q.last_stable_offset), (46, 47));
+        let aborted = &q.aborted_transactions.as_ref().unwrap()[0];
+        assert_eq!((aborted.producer_id.0, aborted.first_offset), (49, 50));
+        assert_eq!(q.records.as_ref(), Some(&records));
+        if version >= 7 {
+            assert_eq!((k.error_code, k.session_id), (42, 43));
+        }
+        if version >= 11 {
+            assert_eq!(q.preferred_read_replica.0, 51);
+        }
+    }
+}
