@@ -3,11 +3,11 @@
 # cargo-fuzz needs nightly only for sanitizers; without them the coverage
 # instrumentation is plain stable codegen flags, set here.
 #
-# Usage: net/fuzz/run.sh decode_request|batch [SECONDS]   (default 600)
+# Usage: net/fuzz/run.sh decode_request|decode_response|batch [SECONDS]   (default 600)
 # New inputs go to net/fuzz/corpus/TARGET (ignored by git), crashes to
 # net/fuzz/artifacts/. The checked-in seeds are real client frames.
 set -euo pipefail
-target=${1:?usage: run.sh decode_request|batch [SECONDS]}
+target=${1:?usage: run.sh decode_request|decode_response|batch [SECONDS]}
 seconds=${2:-600}
 cd "$(dirname "$0")"
 triple=$(rustc -vV | sed -n 's/^host: //p')
