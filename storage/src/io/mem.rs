@@ -207,7 +207,9 @@ impl MemFile {
 
 impl File for MemFile {
     fn alloc_buffer(&self, len: usize) -> IoBuf {
-        IoBuf::Heap(vec![0; len])
+        // Garbage, like recycled DMA memory, so that a writer forgetting to
+        // zero its padding is caught by the tests.
+        IoBuf::Heap(vec![0xa5; len])
     }
 
     fn write_at(&self, buf: IoBuf, pos: u64) -> IoFuture<'_, ()> {

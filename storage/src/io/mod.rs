@@ -34,7 +34,9 @@ pub trait Directory {
 /// One open file. Writes are positional, `limits::PAGE_BYTES`-aligned in
 /// position and length; reads may be unaligned.
 pub trait File {
-    /// A zeroed buffer suitable for [`File::write_at`].
+    /// A buffer suitable for [`File::write_at`]. Its contents are
+    /// unspecified (pooled DMA memory is not cleared): writers fill or zero
+    /// every byte they write.
     fn alloc_buffer(&self, len: usize) -> IoBuf;
     /// Writes all of `buf` at `pos`. A short write is an error.
     fn write_at(&self, buf: IoBuf, pos: u64) -> IoFuture<'_, ()>;

@@ -184,7 +184,9 @@ async fn write_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<Outcome, Stor
                 bytes: buf.as_slice()[from..len].to_vec(),
             }
         };
-        buf.truncate(align_up(len as u64) as usize);
+        let padded = align_up(len as u64) as usize;
+        buf.as_mut_slice()[len..padded].fill(0);
+        buf.truncate(padded);
         let end = file_pos + buf.len() as u64;
         let allocated = inner.state.borrow().allocated_bytes;
         if end > allocated {

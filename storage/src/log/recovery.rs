@@ -352,7 +352,9 @@ pub(crate) async fn store_indexes(
         let io = |e| StorageError::io("index write", e);
         let file: Rc<dyn File> = dir.open_file(&name, true).await.map_err(io)?;
         let mut buf = file.alloc_buffer(align_up(bytes.len() as u64) as usize);
-        buf.as_mut_slice()[..bytes.len()].copy_from_slice(&bytes);
+        let (data, padding) = buf.as_mut_slice().split_at_mut(bytes.len());
+        data.copy_from_slice(&bytes);
+        padding.fill(0);
         file.write_at(buf, 0).await.map_err(io)?;
         file.set_len(bytes.len() as u64).await.map_err(io)?;
         file.sync().await.map_err(io)?;
