@@ -10,6 +10,9 @@
       members together say exactly what the group has consumed and committed.
       Extra key=value pairs go into the consumer config (e.g.
       group.instance.id=..., partition.assignment.strategy=...).
+  offset-reset BOOTSTRAP TOPIC
+      auto.offset.reset latest / error (none) / earliest after a committed
+      offset past the end (OFFSET_OUT_OF_RANGE).
   cooperative BOOTSTRAP TOPIC GROUP
       two cooperative-sticky members in one process: checks that the second
       member's arrival moves only partitions it takes (incremental revoke),
@@ -21,7 +24,7 @@ import os
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -191,12 +194,70 @@ def cooperative(bootstrap, topic, group):
     b.close()
 
 
+def offset_reset(bootstrap, topic):
+    """auto.offset.reset through the group: latest skips what exists, error
+    (Kafka's "none") reports that no offset is committed, and a committed
+    offset past the end is answered with OFFSET_OUT_OF_RANGE and reset."""
+    produce(bootstrap, topic, 1, 0, 10)
+
+    def drain(consumer, seconds):
+        values, errors = [], []
+        end = time.time() + seconds
+        while time.time() < end:
+            m = consumer.poll(0.1)
+            if m is None:
+                continue
+            if m.error() is not None:
+                errors.append(m.error())
+            else:
+                values.append(m.value().decode())
+        return values, errors
+
+    def assigned(consumer):
+        deadline = time.time() + 30
+        while not consumer.assignment():
+            assert time.time() < deadline, "never assigned"
+            consumer.poll(0.1)
+
+    latest = Consumer(member_config(bootstrap, f"{topic}-latest", ["auto.offset.reset=latest"]))
+    latest.subscribe([topic])
+    assigned(latest)
+    values, _ = drain(latest, 1.5)
+    assert values == [], values
+    produce(bootstrap, topic, 1, 10, 5)
+    values, _ = drain(latest, 3)
+    assert values == [f"m-{i}" for i in range(10, 15)], values
+    latest.close()
+    print("RESET-LATEST-OK", flush=True)
+
+    none = Consumer(member_config(bootstrap, f"{topic}-none", ["auto.offset.reset=error"]))
+    none.subscribe([topic])
+    values, errors = drain(none, 5)
+    assert values == [], values
+    assert any(e.code() == KafkaError._AUTO_OFFSET_RESET for e in errors), errors
+    none.close()
+    print("RESET-NONE-OK", flush=True)
+
+    group = f"{topic}-out-of-range"
+    committer = Consumer(member_config(bootstrap, group, []))
+    committer.commit(offsets=[TopicPartition(topic, 0, 1_000)], asynchronous=False)
+    committer.close()
+    reset = Consumer(member_config(bootstrap, group, ["auto.offset.reset=earliest"]))
+    reset.subscribe([topic])
+    values, _ = drain(reset, 5)
+    assert values == [f"m-{i}" for i in range(15)], values
+    reset.close()
+    print("RESET-OUT-OF-RANGE-OK", flush=True)
+
+
 def main():
     command, args = sys.argv[1], sys.argv[2:]
     if command == "produce":
         produce(args[0], args[1], int(args[2]), int(args[3]), int(args[4]))
     elif command == "consume":
         consume(args[0], args[1], args[2], args[3:])
+    elif command == "offset-reset":
+        offset_reset(args[0], args[1])
     elif command == "cooperative":
         cooperative(args[0], args[1], args[2])
     else:

@@ -413,3 +413,16 @@ fn a_restarted_static_member_keeps_its_assignment_and_nobody_rebalances() {
     one.kill();
     two_again.kill();
 }
+
+#[test]
+fn auto_offset_reset_latest_none_and_out_of_range_through_the_group() {
+    let broker = broker();
+    let out = python(
+        "groups_confluent.py",
+        &["offset-reset", &broker.bootstrap(), "groups-offset-reset"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for check in ["RESET-LATEST-OK", "RESET-NONE-OK", "RESET-OUT-OF-RANGE-OK"] {
+        assert!(stdout.contains(check), "{check} missing:\n{stdout}");
+    }
+}
