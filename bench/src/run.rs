@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use glommio::{LocalExecutorBuilder, Placement};
@@ -21,7 +21,7 @@ use crate::report::{
 };
 use crate::stats::{Counts, Latencies, Metric, Percentiles, Snapshot};
 use crate::worker::{run_worker, ConsumerSpec, Control, ProducerSpec, WorkerPlan};
-use crate::workload::Workload;
+use crate::workload::{ConsumerAssignment, Workload};
 
 pub struct RunConfig {
     pub workload: Workload,
@@ -49,6 +49,7 @@ fn plan(
     bootstrap: &str,
     workers: usize,
     request_timeout: Duration,
+    group_suffix: u64,
 ) -> Vec<WorkerPlan> {
     let produce_until_ns = if w.messages.is_some() {
         None
@@ -64,6 +65,7 @@ fn plan(
             consumers: vec![],
             produce_until_ns,
             request_timeout,
+            group_suffix,
         })
         .collect();
     let producers = w.producers() as u64;
@@ -85,9 +87,13 @@ fn plan(
                     .step_by(w.consumers_per_group as usize)
                     .map(|p| p as i32)
                     .collect();
-                if partitions.is_empty() {
-                    continue; // more consumers than partitions: this one idles, as in Kafka
-                }
+                // Group mode: the coordinator assigns, and a member without
+                // partitions still joins (and idles), as in Kafka.
+                let partitions = match w.consumer_assignment {
+                    ConsumerAssignment::Group => Vec::new(),
+                    ConsumerAssignment::Static if partitions.is_empty() => continue,
+                    ConsumerAssignment::Static => partitions,
+                };
                 plans[slot % workers].consumers.push(ConsumerSpec {
                     topic,
                     group,
@@ -230,15 +236,18 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
         .len()
         .min((w.producers() + w.consumers()) as usize)
         .max(1);
-    let plans = plan(&w, &cfg.bootstrap, workers, cfg.stall);
-    let started = SystemTime::now();
-    let origin = Instant::now();
-    let control = Arc::new(Control {
-        origin,
-        wall_origin_ms: started
+    let plans = plan(
+        &w,
+        &cfg.bootstrap,
+        workers,
+        cfg.stall,
+        SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
-            .as_millis() as i64,
+            .as_millis() as u64,
+    );
+    let control = Arc::new(Control {
+        origin: OnceLock::new(),
         stop: AtomicBool::new(false),
         stop_consumers: AtomicBool::new(false),
         producers_running: AtomicUsize::new(w.producers() as usize),
@@ -272,12 +281,6 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
     }
     drop(tx);
 
-    let log = IntervalLog::create(
-        &cfg.out_dir.join(INTERVAL_LOG_FILE),
-        started,
-        &format!("sluice-bench {}", cfg.label),
-    )
-    .map_err(|e| format!("interval log: {e}"))?;
     let mut agg = Aggregator {
         workers,
         warmup_secs: w.warmup_secs,
@@ -288,7 +291,7 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
         counts: Counts::default(),
         measured_counts: Counts::default(),
         intervals: Vec::new(),
-        log: Some(log),
+        log: None,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new_spinner();
@@ -299,9 +302,25 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
     let mut last_progress = (0u64, Instant::now());
     let mut end_of_production: Option<Instant> = None;
     let mut interrupted_at: Option<Instant> = None;
+    let mut log_failed = false;
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(s) => {
+                // The first snapshot comes after the workers fixed the origin.
+                if agg.log.is_none() && !log_failed {
+                    let path = cfg.out_dir.join(INTERVAL_LOG_FILE);
+                    match IntervalLog::create(
+                        &path,
+                        control.origin().1,
+                        &format!("sluice-bench {}", cfg.label),
+                    ) {
+                        Ok(log) => agg.log = Some(log),
+                        Err(e) => {
+                            eprintln!("sluice-bench: interval log {}: {e}", path.display());
+                            log_failed = true;
+                        }
+                    }
+                }
                 for i in agg.add(s) {
                     match &bar {
                         Some(b) => b.set_message(interval_line(&i)),
@@ -382,7 +401,7 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
 
     let run_end = end_of_production.unwrap_or_else(Instant::now);
     let measured_secs =
-        (run_end.duration_since(origin).as_secs_f64() - w.warmup_secs as f64).max(0.0);
+        (run_end.duration_since(control.origin().0).as_secs_f64() - w.warmup_secs as f64).max(0.0);
     let rate = |n: u64| {
         if measured_secs > 0.0 {
             n as f64 / measured_secs
@@ -397,7 +416,9 @@ pub fn run(cfg: RunConfig, interrupted: Arc<AtomicBool>) -> Result<RunSummary, S
         open_loop: w.rate.is_some(),
         workload: w.clone(),
         outcome,
-        started_unix_ms: started
+        started_unix_ms: control
+            .origin()
+            .1
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64,
@@ -474,10 +495,11 @@ mod tests {
                 producers: Some(4),
                 consumers: Some(3),
                 messages: Some(10),
+                consumer_assignment: Some(ConsumerAssignment::Static),
                 ..Default::default()
             })
             .unwrap();
-        let plans = plan(&w, "x:1", 2, Duration::from_secs(1));
+        let plans = plan(&w, "x:1", 2, Duration::from_secs(1), 7);
         let quotas: Vec<u64> = plans
             .iter()
             .flat_map(|p| p.producers.iter().map(|s| s.quota.unwrap()))
@@ -495,6 +517,18 @@ mod tests {
         );
         assert_eq!(plans[0].producers.len() + plans[0].consumers.len(), 4);
         assert_eq!(plans[1].producers.len() + plans[1].consumers.len(), 3);
+        // In group mode the broker assigns: every member is planned, even
+        // one that will get no partition.
+        let grouped = Workload {
+            consumer_assignment: ConsumerAssignment::Group,
+            consumers_per_group: 12,
+            ..w
+        };
+        let plans = plan(&grouped, "x:1", 2, Duration::from_secs(1), 7);
+        let members: Vec<&ConsumerSpec> = plans.iter().flat_map(|p| &p.consumers).collect();
+        assert_eq!(members.len(), 12);
+        assert!(members.iter().all(|c| c.partitions.is_empty()));
+        assert!(plans.iter().all(|p| p.group_suffix == 7));
     }
 
     #[test]

@@ -3,28 +3,32 @@
 //! coordinator only by sending one [`Snapshot`] per interval.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::OnceLock;
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use glommio::sync::Semaphore;
 use net::client::{
-    partition_for_key, Client, ClientConfig, Codec, Consumer, Delivery, Producer, ProducerConfig,
+    partition_for_key, Assignment, Client, ClientConfig, Codec, Consumer, Delivery, GroupMember,
+    Producer, ProducerConfig,
 };
 
 use crate::generate::{read_stamp, stamp, MessageGenerator, Pacer};
 use crate::limits;
 use crate::stats::{Counts, Latencies, Metric, Snapshot};
-use crate::workload::{Compression, Workload};
+use crate::workload::{Compression, ConsumerAssignment, Workload};
 
 /// What every worker shares with the coordinator and the other workers:
 /// flags and counters that decide when to stop, never measurements.
 pub struct Control {
-    pub origin: Instant,
-    /// Wall-clock time of `origin` in ms since the epoch (record timestamps).
-    pub wall_origin_ms: i64,
+    /// Time zero of the run: set when the workers are ready (connected,
+    /// topics routed, groups joined), so that set-up time never counts as
+    /// warm-up or measured time. Read it only through [`Control::origin`].
+    pub origin: OnceLock<(Instant, SystemTime)>,
     /// Set by the coordinator (end of run, Ctrl-C, stall): stop producing.
     pub stop: AtomicBool,
     /// Set once consumers should give up waiting for the rest.
@@ -61,8 +65,25 @@ impl Control {
             .expect("no worker panics while holding it") = Some(reason);
     }
 
+    /// Time zero (monotonic and wall clock); the first caller after the
+    /// start barrier fixes it.
+    pub fn origin(&self) -> (Instant, SystemTime) {
+        *self
+            .origin
+            .get_or_init(|| (Instant::now(), SystemTime::now()))
+    }
+
     pub fn now_ns(&self) -> u64 {
-        self.origin.elapsed().as_nanos() as u64
+        self.origin().0.elapsed().as_nanos() as u64
+    }
+
+    /// Wall-clock time of the origin in ms since the epoch (record timestamps).
+    pub fn wall_origin_ms(&self) -> i64 {
+        self.origin()
+            .1
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as i64
     }
 }
 
@@ -92,6 +113,9 @@ pub struct WorkerPlan {
     pub produce_until_ns: Option<u64>,
     /// Client request timeout: a broker silent for this long fails requests.
     pub request_timeout: Duration,
+    /// Makes consumer group ids unique per run, so that members left over
+    /// from an earlier run cannot delay this one's rebalance.
+    pub group_suffix: u64,
 }
 
 type Stats = Rc<RefCell<(Latencies, Counts)>>;
@@ -103,6 +127,11 @@ fn us(ns: u64) -> u64 {
 /// Runs a worker to completion on the current (glommio) thread.
 pub async fn run_worker(plan: WorkerPlan, control: Arc<Control>, snapshots: SyncSender<Snapshot>) {
     let stats: Stats = Rc::new(RefCell::new(Default::default()));
+    let setup = setup(&plan).await;
+    // Everyone waits here, failed or not, so that nobody blocks forever;
+    // the run's clock starts when all are through.
+    control.ready.wait();
+    control.origin();
     let ticker = glommio::spawn_local(report_intervals(
         plan.index,
         stats.clone(),
@@ -110,10 +139,6 @@ pub async fn run_worker(plan: WorkerPlan, control: Arc<Control>, snapshots: Sync
         snapshots.clone(),
     ))
     .detach();
-
-    let setup = setup(&plan).await;
-    // Everyone waits here, failed or not, so that nobody blocks forever.
-    control.ready.wait();
     let (client, consumers) = match setup {
         Ok(x) => x,
         Err(e) => {
@@ -128,10 +153,12 @@ pub async fn run_worker(plan: WorkerPlan, control: Arc<Control>, snapshots: Sync
 
     let mut tasks = Vec::new();
     for (spec, consumer) in plan.consumers.iter().cloned().zip(consumers) {
+        let client = client.clone();
         tasks.push(
             glommio::spawn_local(consume(
                 spec,
                 consumer,
+                client,
                 plan.workload.clone(),
                 stats.clone(),
                 control.clone(),
@@ -156,7 +183,41 @@ pub async fn run_worker(plan: WorkerPlan, control: Arc<Control>, snapshots: Sync
     finish(plan.index, &stats, &control, &snapshots, ticker).await;
 }
 
-async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<Consumer>), String> {
+/// A consumer and, in group mode, its membership and where each partition
+/// of its topic started (for partitions it gets in a later rebalance).
+pub struct GroupedConsumer {
+    consumer: Consumer,
+    member: Option<GroupMember>,
+    topic: Rc<str>,
+    start: BTreeMap<i32, i64>,
+}
+
+/// A consumer of `assignment`: partitions it already read continue at
+/// `positions`, new ones at `start`.
+async fn start_consumer(
+    client: &Rc<Client>,
+    topic: &Rc<str>,
+    assignment: &Assignment,
+    start: &BTreeMap<i32, i64>,
+    positions: &BTreeMap<(Rc<str>, i32), i64>,
+) -> Result<Consumer, net::client::ClientError> {
+    let parts: Vec<_> = assignment
+        .get(&**topic)
+        .into_iter()
+        .flatten()
+        .map(|&p| {
+            let at = positions
+                .get(&(topic.clone(), p))
+                .or(start.get(&p))
+                .copied()
+                .unwrap_or(-1);
+            (topic.clone(), p, at)
+        })
+        .collect();
+    Consumer::new(client.clone(), &parts).await
+}
+
+async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<GroupedConsumer>), String> {
     let mut config = ClientConfig::new(plan.bootstrap.clone());
     config.request_timeout = plan.request_timeout;
     let client = Client::connect(config)
@@ -180,18 +241,66 @@ async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<Consumer>), String>
         .await
         .map_err(|e| format!("metadata: {e}"))?;
     let mut consumers = Vec::new();
-    for spec in &plan.consumers {
-        let topic: Rc<str> = plan.workload.topic_name(spec.topic).into();
-        let assignment: Vec<_> = spec
-            .partitions
-            .iter()
-            .map(|&p| (topic.clone(), p, -1))
-            .collect();
-        consumers.push(
-            Consumer::new(client.clone(), &assignment)
-                .await
-                .map_err(|e| format!("consumer start: {e}"))?,
-        );
+    match plan.workload.consumer_assignment {
+        ConsumerAssignment::Static => {
+            for spec in &plan.consumers {
+                let topic: Rc<str> = plan.workload.topic_name(spec.topic).into();
+                let assignment: Vec<_> = spec
+                    .partitions
+                    .iter()
+                    .map(|&p| (topic.clone(), p, -1))
+                    .collect();
+                let consumer = Consumer::new(client.clone(), &assignment)
+                    .await
+                    .map_err(|e| format!("consumer start: {e}"))?;
+                consumers.push(GroupedConsumer {
+                    consumer,
+                    member: None,
+                    topic,
+                    start: BTreeMap::new(),
+                });
+            }
+        }
+        ConsumerAssignment::Group => {
+            // All members of this worker join at once: joined one after the
+            // other, each would wait out the coordinator's rebalance delay
+            // and then be rebalanced by the next.
+            let mut joins = Vec::new();
+            for spec in &plan.consumers {
+                let topic = plan.workload.topic_name(spec.topic);
+                let group = format!("{}-g{}-{}", topic, spec.group, plan.group_suffix);
+                let client = client.clone();
+                joins.push(
+                    glommio::spawn_local(async move {
+                        GroupMember::join(&client, &group, &[topic]).await
+                    })
+                    .detach(),
+                );
+            }
+            for (spec, join) in plan.consumers.iter().zip(joins) {
+                let (member, assignment) = join
+                    .await
+                    .ok_or("group join task cancelled")?
+                    .map_err(|e| format!("joining the consumer group: {e} (--consumer-assignment static works without groups)"))?;
+                let topic: Rc<str> = plan.workload.topic_name(spec.topic).into();
+                let partitions: Vec<i32> = (0..plan.workload.partitions_per_topic as i32).collect();
+                let ends = client
+                    .list_offsets(&topic, &partitions, -1)
+                    .await
+                    .map_err(|e| format!("end offsets: {e}"))?;
+                let start: BTreeMap<i32, i64> = partitions.into_iter().zip(ends).collect();
+                let consumer =
+                    start_consumer(&client, &topic, &assignment, &start, &BTreeMap::new())
+                        .await
+                        .map_err(|e| format!("consumer start: {e}"))?;
+                consumers.push(GroupedConsumer {
+                    consumer,
+                    member: Some(member),
+                    topic,
+                    start,
+                });
+            }
+        }
     }
     Ok((client, consumers))
 }
@@ -207,7 +316,7 @@ async fn finish(
     let (latencies, counts) = stats.take();
     let snapshot = Snapshot {
         worker: index,
-        interval: control.origin.elapsed().as_millis() as u64 / limits::INTERVAL_MS,
+        interval: control.now_ns() / 1_000_000 / limits::INTERVAL_MS,
         latencies,
         counts,
         last: true,
@@ -238,7 +347,7 @@ async fn report_intervals(
     let mut carry: Option<Snapshot> = None;
     let mut next = 1u64;
     loop {
-        let due = control.origin + Duration::from_millis(next * limits::INTERVAL_MS);
+        let due = control.origin().0 + Duration::from_millis(next * limits::INTERVAL_MS);
         glommio::timer::sleep(due.saturating_duration_since(Instant::now())).await;
         let (latencies, counts) = stats.take();
         let mut s = Snapshot {
@@ -255,7 +364,7 @@ async fn report_intervals(
         if let Err(TrySendError::Full(s)) = snapshots.try_send(s) {
             carry = Some(s);
         }
-        next = control.origin.elapsed().as_millis() as u64 / limits::INTERVAL_MS + 1;
+        next = control.now_ns() / 1_000_000 / limits::INTERVAL_MS + 1;
     }
 }
 
@@ -340,6 +449,7 @@ async fn produce_inner(
     // Kafka's sticky partitioner, so batches fill up.
     let sticky_span = (w.batch_bytes_max / w.message_size.mean().max(1.0) as usize).max(1) as u64;
     let mut sent = 0u64;
+    let wall_origin_ms = control.wall_origin_ms();
     loop {
         if control.stop.load(Ordering::Relaxed) || spec.quota.is_some_and(|q| sent >= q) {
             break;
@@ -394,7 +504,7 @@ async fn produce_inner(
             partition,
             key.map(|_| key_buf.as_bytes()),
             &value,
-            control.wall_origin_ms + (due_ns / 1_000_000) as i64,
+            wall_origin_ms + (due_ns / 1_000_000) as i64,
             due_ns,
         );
         outstanding.set(outstanding.get() + 1);
@@ -481,16 +591,74 @@ fn record_delivery(
 
 async fn consume(
     spec: ConsumerSpec,
-    mut consumer: Consumer,
+    c: GroupedConsumer,
+    client: Rc<Client>,
     w: Workload,
     stats: Stats,
     control: Arc<Control>,
+) {
+    let GroupedConsumer {
+        mut consumer,
+        mut member,
+        topic,
+        start,
+    } = c;
+    consume_loop(
+        &spec,
+        &mut consumer,
+        &mut member,
+        &client,
+        &topic,
+        &start,
+        &w,
+        &stats,
+        &control,
+    )
+    .await;
+    if let Some(m) = member {
+        m.leave().await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn consume_loop(
+    spec: &ConsumerSpec,
+    consumer: &mut Consumer,
+    member: &mut Option<GroupMember>,
+    client: &Rc<Client>,
+    topic: &Rc<str>,
+    start: &BTreeMap<i32, i64>,
+    w: &Workload,
+    stats: &Stats,
+    control: &Control,
 ) {
     let group_index = (spec.topic * w.consumer_groups + spec.group) as usize;
     let mut consecutive_errors = 0u32;
     loop {
         if control.stop_consumers.load(Ordering::Relaxed) {
             return;
+        }
+        if let Some(m) = member.as_mut().filter(|m| m.needs_rejoin()) {
+            // A rebalance mid-run: partitions this member keeps continue
+            // where they were; new ones start where the run started, so a
+            // moved partition may be read twice (counted below).
+            stats.borrow_mut().1.error("group-rebalance", 1);
+            let rejoined = match m.rejoin(client, &[topic.to_string()]).await {
+                Ok(a) => start_consumer(client, topic, &a, start, consumer.positions()).await,
+                Err(e) => Err(e),
+            };
+            match rejoined {
+                Ok(c) => *consumer = c,
+                Err(e) => {
+                    control.fail(format!("consumer of {topic}: rejoining the group: {e}"));
+                    return;
+                }
+            }
+        }
+        if consumer.positions().is_empty() {
+            // More members than partitions: this one idles, as in Kafka.
+            glommio::timer::sleep(Duration::from_millis(100)).await;
+            continue;
         }
         // Done when producers are done and this group has read everything
         // they got acknowledged.

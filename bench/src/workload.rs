@@ -32,6 +32,10 @@ pub struct Workload {
     /// Consumer groups per topic (OMB's subscriptions); 0 produces only.
     pub consumer_groups: u32,
     pub consumers_per_group: u32,
+    /// How a group's consumers split the partitions: `group` joins a real
+    /// consumer group on the broker (JoinGroup/SyncGroup, range assignor);
+    /// `static` assigns partitions in the tool, for brokers without groups.
+    pub consumer_assignment: ConsumerAssignment,
     pub acks: Acks,
     pub linger_ms: u64,
     pub batch_bytes_max: usize,
@@ -69,6 +73,7 @@ impl Default for Workload {
             producers_per_topic: 1,
             consumer_groups: 1,
             consumers_per_group: 1,
+            consumer_assignment: ConsumerAssignment::Group,
             acks: Acks::All,
             linger_ms: 1,
             batch_bytes_max: 128 * 1024,
@@ -175,6 +180,13 @@ pub enum KeyDistribution {
     Random,
     /// Zipf over key_space keys: a few hot keys (and partitions).
     Zipf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsumerAssignment {
+    Group,
+    Static,
 }
 
 /// Producer acknowledgement level.
@@ -361,6 +373,9 @@ pub struct Overrides {
     /// Consumers per group.
     #[arg(long)]
     pub consumers: Option<u32>,
+    /// group (JoinGroup on the broker) or static (assigned by the tool).
+    #[arg(long, value_enum)]
+    pub consumer_assignment: Option<ConsumerAssignment>,
     /// 0, 1 or all.
     #[arg(long)]
     pub acks: Option<Acks>,
@@ -434,6 +449,7 @@ impl Workload {
         set!(producers_per_topic, o.producers);
         set!(consumer_groups, o.consumer_groups);
         set!(consumers_per_group, o.consumers);
+        set!(consumer_assignment, o.consumer_assignment);
         set!(acks, o.acks);
         set!(linger_ms, o.linger_ms);
         set!(batch_bytes_max, o.batch_bytes);

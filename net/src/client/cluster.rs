@@ -98,7 +98,7 @@ impl Client {
     }
 
     /// A connection for cluster-wide requests, reconnected if broken.
-    async fn any_connection(&self) -> ClientResult<Rc<Connection>> {
+    pub async fn any_connection(&self) -> ClientResult<Rc<Connection>> {
         let conn = self.bootstrap.borrow().clone();
         if !conn.is_broken() {
             return Ok(conn);
@@ -265,7 +265,8 @@ impl Client {
             .flatten()
     }
 
-    async fn node(&self, node: i32) -> ClientResult<Rc<Connection>> {
+    /// The connection to broker `node`, opened on first use.
+    pub async fn node(&self, node: i32) -> ClientResult<Rc<Connection>> {
         if let Some(c) = self.connections.borrow().get(&node) {
             if !c.is_broken() {
                 return Ok(c.clone());

@@ -13,6 +13,7 @@ pub mod compression;
 pub mod conn;
 pub mod consumer;
 pub mod error;
+pub mod group;
 pub mod limits;
 pub mod producer;
 
@@ -20,6 +21,7 @@ pub use cluster::{Client, ClientConfig};
 pub use compression::Codec;
 pub use consumer::{ConsumedRecord, Consumer};
 pub use error::{ClientError, ClientResult};
+pub use group::{Assignment, GroupMember};
 pub use producer::{partition_for_key, Delivery, Producer, ProducerConfig};
 
 #[cfg(test)]

@@ -113,6 +113,10 @@ fn bench_run_writes_every_output_and_its_counts_match_the_broker() {
             "1",
             "--consumers",
             "2",
+            "--consumer-groups",
+            "2",
+            "--consumer-assignment",
+            "group",
             "--keys",
             "random",
             "--messages",
@@ -178,13 +182,15 @@ fn bench_run_writes_every_output_and_its_counts_match_the_broker() {
         hgrm.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)"),
         "{hgrm}"
     );
-    assert!(hgrm.contains("Total count    =         3000]"), "{hgrm}");
+    assert!(hgrm.contains("Total count    =         6000]"), "{hgrm}");
 
-    // Produced == acknowledged == consumed == what the broker holds.
+    // Produced == acknowledged == what the broker holds, and each of the two
+    // consumer groups (two members each, partitions assigned by the broker's
+    // group coordinator) read every message once.
     let summary = std::fs::read_to_string(out.path().join("summary.json")).unwrap();
     assert_eq!(json_number(&summary, "sent_messages"), 3000);
     assert_eq!(json_number(&summary, "acked_messages"), 3000);
-    assert_eq!(json_number(&summary, "consumed_messages"), 3000);
+    assert_eq!(json_number(&summary, "consumed_messages"), 6000);
     assert_eq!(json_number(&summary, "failed_messages"), 0);
     assert_eq!(end_offsets(&broker, "bench-e2e-0", 3), 3000);
 }
@@ -299,6 +305,8 @@ fn start_long_run(broker: &Broker, out: &Path, prefix: &str) -> Child {
             "500",
         ])
         .args(["--duration", "60", "--warmup", "0", "--stall-timeout", "3"])
+        // Static assignment starts consuming at once (no group join delay).
+        .args(["--consumer-assignment", "static"])
         .arg("--out")
         .arg(out)
         .spawn()
