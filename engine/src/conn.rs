@@ -15,7 +15,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use bytes::BytesMut;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use futures_lite::AsyncReadExt;
 use glommio::channels::local_channel;
@@ -24,14 +23,13 @@ use net::{EncodedFrame, FrameDecoder, RequestError};
 
 use crate::handlers;
 use crate::notify::Signal;
+use crate::recv::RecvBuffer;
 use crate::shard::Shard;
 
 /// Bytes asked of the socket per read when no large frame is pending.
 const READ_CHUNK_BYTES: usize = 64 << 10;
-/// Most bytes asked of the socket in one read. The buffer is zeroed up to
-/// what is asked before each read, so asking for much more than a read
-/// usually returns would zero the same bytes over and over.
-const READ_BYTES_MAX: usize = 256 << 10;
+/// Most bytes asked of the socket in one read.
+const READ_BYTES_MAX: usize = 1 << 20;
 /// Responses up to this size are copied into one buffer and written with one
 /// send; larger ones are written chunk by chunk (record data untouched).
 const COALESCE_BYTES_MAX: usize = 64 << 10;
@@ -136,21 +134,12 @@ async fn read_loop(
     failed: &Rc<Cell<bool>>,
 ) {
     let decoder = FrameDecoder::new(shard.config.server.frame_bytes_max);
-    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut buf = RecvBuffer::default();
     let mut half = Half(stream.clone());
     loop {
         // Whole frames already buffered are dispatched before reading more.
-        let frame = match decoder.decode(&mut buf) {
-            Ok(Some(frame)) => {
-                if buf.is_empty() {
-                    // Let go of the buffer the frame was cut from, so that the
-                    // frame (and the record batches sliced from it) is the
-                    // sole owner of its memory and the log can stamp offsets
-                    // into it in place instead of copying it.
-                    buf = BytesMut::new();
-                }
-                frame
-            }
+        let frame = match buf.take_frame(&decoder) {
+            Ok(Some(frame)) => frame,
             Ok(None) => {
                 if shard.stopping.get() || failed.get() {
                     return;
@@ -222,34 +211,33 @@ enum ReadOutcome {
     Failed(std::io::Error),
 }
 
-async fn read_more(half: &mut Half, buf: &mut BytesMut, stop: &Signal) -> ReadOutcome {
-    let start = buf.len();
-    // FrameDecoder reserved room for a partial frame; read into all of it.
-    // Bounded so that a large pending frame is not re-zeroed on every read.
-    let want = (buf.capacity() - start).clamp(READ_CHUNK_BYTES, READ_BYTES_MAX);
-    buf.resize(start + want, 0);
+async fn read_more(half: &mut Half, buf: &mut RecvBuffer, stop: &Signal) -> ReadOutcome {
+    let start = buf.spare_start();
+    // The decoder reserved room for a partial frame; read into it, within
+    // bounds that keep one read's buffer small.
+    let want = buf.spare_capacity().clamp(READ_CHUNK_BYTES, READ_BYTES_MAX);
+    let spare = buf.spare(want);
     let stopped = stop.notified();
-    let result =
-        futures_lite::future::or(async { Some(half.read(&mut buf[start..]).await) }, async {
-            stopped.await;
-            None
-        })
-        .await;
+    let result = futures_lite::future::or(async { Some(half.read(spare).await) }, async {
+        stopped.await;
+        None
+    })
+    .await;
     match result {
         None => {
-            buf.truncate(start);
+            buf.filled(start, 0);
             ReadOutcome::Stopping
         }
         Some(Ok(0)) => {
-            buf.truncate(start);
+            buf.filled(start, 0);
             ReadOutcome::Closed
         }
         Some(Ok(n)) => {
-            buf.truncate(start + n);
+            buf.filled(start, n);
             ReadOutcome::Data
         }
         Some(Err(e)) => {
-            buf.truncate(start);
+            buf.filled(start, 0);
             ReadOutcome::Failed(e)
         }
     }

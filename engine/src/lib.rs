@@ -21,6 +21,7 @@ pub mod notify;
 pub mod partition;
 pub mod placement;
 pub mod producer;
+pub mod recv;
 pub mod shard;
 pub mod shutdown;
 pub mod topics;

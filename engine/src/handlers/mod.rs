@@ -24,6 +24,7 @@ pub async fn handle(
     request: Request,
 ) -> Option<EncodedFrame> {
     let version = header.api_version;
+    tracing::trace!(shard = shard.id, peer = ?peer.addr, api = ?header.api_key, version, correlation_id = header.correlation_id, "request");
     let correlation_id = header.correlation_id;
     let respond = |body: &dyn Encodable| Some(body.encode(correlation_id, version));
     match request {
