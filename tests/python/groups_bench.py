@@ -192,6 +192,7 @@ def stabilise(bootstrap, topic, members, runs):
         lock = threading.Lock()
         assigned_at = {}
         stops = [threading.Event() for _ in range(members)]
+        closed_at = {}
 
         def member(index):
             c = Consumer({
@@ -209,7 +210,10 @@ def stabilise(bootstrap, topic, members, runs):
             c.subscribe([topic], on_assign=on_assign)
             while not stops[index].is_set():
                 c.poll(0.01)
+            closing = time.monotonic()
             c.close()  # LeaveGroup
+            with lock:
+                closed_at[index] = (closing, time.monotonic())
 
         threads = [threading.Thread(target=member, args=(i,), daemon=True) for i in range(members)]
         for t in threads:
@@ -237,9 +241,13 @@ def stabilise(bootstrap, topic, members, runs):
                 break
             assert time.monotonic() < deadline, f"only {len(others)} members reassigned"
             time.sleep(0.005)
-        elapsed = max(t for t, _ in others.values()) - left_at
+        settled = max(t for t, _ in others.values())
+        elapsed = settled - left_at
         results.append(elapsed)
-        print(f"RUN {run} stabilised in {elapsed * 1000:.0f} ms", flush=True)
+        close_start, close_end = closed_at[0]
+        print(f"RUN {run} stabilised in {elapsed * 1000:.0f} ms "
+              f"(close() took {(close_end - close_start) * 1000:.0f} ms; "
+              f"{(settled - close_end) * 1000:.0f} ms after close() returned)", flush=True)
         for event in stops:
             event.set()
         for t in threads:
