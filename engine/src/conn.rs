@@ -28,6 +28,8 @@ use crate::shard::Shard;
 
 /// Bytes asked of the socket per read when no large frame is pending.
 const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Bytes of a bad request frame shown in the debug log.
+const BAD_FRAME_LOG_BYTES: usize = 128;
 /// Most bytes asked of the socket in one read.
 const READ_BYTES_MAX: usize = 1 << 20;
 /// Responses up to this size are copied into one buffer and written with one
@@ -164,6 +166,8 @@ async fn read_loop(
             return;
         }
         let release = |shard: &Shard| shard.request_memory.signal(frame_bytes);
+        // A reference (not a copy) kept only to show a bad frame's start.
+        let raw = frame.clone();
         let response = match net::decode_request(frame) {
             Ok((header, request)) => {
                 if peer.client_id.is_none() {
@@ -186,6 +190,7 @@ async fn read_loop(
             Err(e) => {
                 // Kafka closes the connection on any other undecodable request.
                 tracing::warn!(peer = ?peer.addr, client_id = ?peer.client_id, error = %e, "bad request; closing connection");
+                tracing::debug!(frame_start = ?&raw[..raw.len().min(BAD_FRAME_LOG_BYTES)], "bad request bytes");
                 release(shard);
                 return;
             }

@@ -501,3 +501,14 @@ fn invalid_config_fails_at_start_up_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn admin_validation_and_configs_survive_restart() {
+    let mut broker = Broker::start(BrokerOptions::default());
+    let out = python("admin_checks.py", &[&broker.bootstrap(), "create"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: admin create"));
+    broker.stop();
+    broker.restart();
+    let out = python("admin_checks.py", &[&broker.bootstrap(), "check"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: admin check"));
+}
