@@ -121,6 +121,17 @@ impl Coordinator {
         self.groups.len()
     }
 
+    /// Panics if any group breaks an invariant (tests, debug builds).
+    pub fn check_invariants(&self) {
+        for group in self.groups.values() {
+            group.check_invariants();
+        }
+        for (group_id, deadline) in &self.timer_of {
+            assert!(self.timers.contains(&(*deadline, group_id.clone())));
+        }
+        assert_eq!(self.timers.len(), self.timer_of.len());
+    }
+
     /// The state of a group, if it exists (for tests and metrics).
     pub fn group_state(&self, group_id: &str) -> Option<GroupState> {
         self.groups.get(group_id).map(|g| g.state)
@@ -463,6 +474,9 @@ impl Coordinator {
             ids: &mut self.ids,
         };
         let result = f(group, &mut env);
+        if cfg!(debug_assertions) {
+            group.check_invariants();
+        }
         self.reschedule(group_id);
         Some(result)
     }

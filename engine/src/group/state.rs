@@ -927,6 +927,56 @@ impl Group {
         }
     }
 
+    /// Panics if the group's state is inconsistent: a bug, never bad input.
+    pub fn check_invariants(&self) {
+        let id = &self.id;
+        for (instance_id, member_id) in &self.static_members {
+            let member = self.members.get(member_id);
+            assert!(
+                member.is_some_and(|m| m.group_instance_id.as_ref() == Some(instance_id)),
+                "group {id}: static member {instance_id} maps to {member_id}, which is not it"
+            );
+        }
+        for member in self.members.values() {
+            if let Some(instance_id) = &member.group_instance_id {
+                assert_eq!(
+                    self.static_members.get(instance_id),
+                    Some(&member.member_id),
+                    "group {id}: static member {instance_id} not indexed"
+                );
+            }
+            assert!(
+                !self.pending_members.contains_key(&member.member_id),
+                "group {id}: {} is both pending and a member",
+                member.member_id
+            );
+        }
+        match self.state {
+            GroupState::Empty => {
+                assert!(self.members.is_empty(), "group {id}: empty with members");
+                assert!(self.rebalance_deadline_ms.is_none());
+            }
+            GroupState::PreparingRebalance => {
+                assert!(self.rebalance_deadline_ms.is_some(), "group {id}: join round without deadline");
+                assert!(self.members.values().all(|m| m.awaiting_sync.is_none()));
+            }
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                let leader = self.leader.as_ref().expect("a settled group has a leader");
+                assert!(self.members.contains_key(leader), "group {id}: leader {leader} is not a member");
+                let protocol = self.protocol_name.as_ref().expect("a settled group has a protocol");
+                assert!(self.members.values().all(|m| m.supports(protocol)));
+                assert!(self.members.values().all(|m| m.awaiting_join.is_none()));
+                if self.state == GroupState::Stable {
+                    assert!(self.members.values().all(|m| m.awaiting_sync.is_none()));
+                    assert!(self.rebalance_deadline_ms.is_none());
+                } else {
+                    assert!(self.rebalance_deadline_ms.is_some());
+                }
+            }
+            GroupState::Dead => {}
+        }
+    }
+
     // ---- describe -------------------------------------------------------------------
 
     pub fn describe(&self) -> DescribedGroup {
