@@ -3,7 +3,7 @@
 //! docs/benchmarks.md next to fio's numbers from the same session.
 //!
 //! ```sh
-//! nice -n 19 cargo bench -p storage --bench log_throughput -- [DIR] [MIB_PER_RUN] [RUNS]
+//! nice -n 19 cargo bench -p storage --bench log_throughput -- [DIR] [MIB_PER_RUN] [RUNS] [ONLY_BATCH_KIB]
 //! ```
 //!
 //! Cases: batch sizes of 16 KiB and 1 MiB (1 KiB records), fsync `always`
@@ -41,12 +41,17 @@ fn main() {
     );
     let mib_per_run: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(512);
     let runs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+    // Optional: only cases with this batch size in KiB (e.g. 1024).
+    let only_kib: Option<usize> = args.get(3).and_then(|s| s.parse().ok());
     let no_fsync = FsyncPolicy::Interval {
         ms: 3_600_000,
         bytes: u64::MAX / 2,
     };
     let mut cases = Vec::new();
-    for batch_bytes in [16 << 10, 1 << 20] {
+    for batch_bytes in [16usize << 10, 1 << 20] {
+        if only_kib.is_some_and(|k| k << 10 != batch_bytes) {
+            continue;
+        }
         for fsync in [FsyncPolicy::Always, no_fsync] {
             for in_flight in [1, 16, 64] {
                 cases.push(Case {

@@ -14,7 +14,7 @@ pub const BATCH_BYTES_MAX: usize = 16 << 20;
 /// reaches the device's sequential bandwidth, small enough that the pinned
 /// memory per partition stays modest. A chunk grows beyond this only to fit
 /// a single batch larger than it.
-pub const WRITE_CHUNK_BYTES: usize = 8 << 20;
+pub const WRITE_CHUNK_BYTES: usize = 16 << 20;
 
 /// Smallest capacity of a write chunk. Chunks are sized after the previous
 /// one (twice its bytes), so an idle partition pins only this much.

@@ -76,8 +76,8 @@ impl Log {
         self.acquire_exclusive().await?;
         inner.state.borrow_mut().closing = true;
         inner.work.notify_all();
-        let flusher = inner.flusher.borrow_mut().take();
-        if let Some(task) = flusher {
+        let tasks = std::mem::take(&mut *inner.tasks.borrow_mut());
+        for task in tasks {
             task.await;
         }
         let result = self.finish_close().await;

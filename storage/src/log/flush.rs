@@ -1,7 +1,8 @@
-//! The flusher: one task per log that writes buffered chunks and syncs them
-//! (group commit), seals full segments and checkpoints indexes.
+//! The two background tasks of a log: the writer, which writes buffered
+//! chunks, seals full segments and checkpoints indexes, and the syncer,
+//! which makes written data durable (group commit).
 //!
-//! Only the flusher writes to the active segment, one chunk at a time, so
+//! Only the writer writes to the active segment, one chunk at a time, so
 //! consecutive writes that both cover the tail page never race.
 
 use std::rc::{Rc, Weak};
@@ -20,9 +21,11 @@ use crate::notify::Signal;
 
 use super::segment::Segment;
 
-/// The flusher task. It holds the log only while doing I/O, so dropping
-/// every `Log` handle ends it (see `Drop for LogInner`).
-pub(crate) async fn run(log: Weak<LogInner>, work: Rc<Signal>) {
+/// The writer task: takes the open chunk whenever it has data and writes it
+/// (one write in flight, since consecutive chunks share the tail page);
+/// seals segments. It holds the log only while doing I/O, so dropping every
+/// `Log` handle ends it (see `Drop for LogInner`).
+pub(crate) async fn run_writer(log: Weak<LogInner>, work: Rc<Signal>) {
     loop {
         let Some((inner, chunk)) = next_chunk(&log, &work).await else {
             return;
@@ -34,28 +37,82 @@ pub(crate) async fn run(log: Weak<LogInner>, work: Rc<Signal>) {
     }
 }
 
+/// The syncer task: whenever something is written and not synced (under
+/// `Always`) or the interval says so, issues one fdatasync covering every
+/// write completed so far. It runs beside the writer, so the device always
+/// has the next write while a sync is in progress, and all appends that
+/// completed during one sync share the next one: group commit.
+pub(crate) async fn run_syncer(log: Weak<LogInner>, work: Rc<Signal>) {
+    loop {
+        let Some(inner) = log.upgrade() else {
+            return;
+        };
+        let step = {
+            let st = inner.state.borrow();
+            let unsynced = st.written != st.durable;
+            if st.failed.is_some() {
+                Step::Exit
+            } else if unsynced {
+                match inner.config.fsync {
+                    _ if st.sync_requested_to > st.durable.end_offset => Step::SyncDue,
+                    FsyncPolicy::Always => Step::SyncDue,
+                    FsyncPolicy::Interval { ms, bytes } => {
+                        let due = st.last_sync + Duration::from_millis(ms);
+                        let now = Instant::now();
+                        if st.closing || st.unsynced_bytes >= bytes || now >= due {
+                            Step::SyncDue
+                        } else {
+                            Step::Wait(Some(due - now))
+                        }
+                    }
+                }
+            } else if st.closing && st.open_chunk.is_none() && st.in_flight_bytes == 0 {
+                Step::Exit
+            } else {
+                Step::Wait(None)
+            }
+        };
+        match step {
+            Step::SyncDue => {
+                if let Err(e) = sync_active(&inner).await {
+                    fail(&inner, e);
+                    return;
+                }
+            }
+            Step::Exit => return,
+            Step::Wait(timeout) => {
+                // Register before letting go of the log, so no wake-up is lost.
+                let notified = work.notified();
+                drop(inner);
+                match timeout {
+                    None => notified.await,
+                    Some(d) => future::or(notified, glommio::timer::sleep(d)).await,
+                }
+            }
+        }
+    }
+}
+
 enum Step {
-    Take(Chunk),
     SyncDue,
     Wait(Option<Duration>),
     Exit,
 }
 
-/// Waits for the next chunk to write, syncing on the way when nothing else
-/// is to be written (or when the interval policy says so). `None` means
-/// exit (closed or failed).
+/// Waits for the next chunk to write. `None` means exit (closed or failed).
 async fn next_chunk(log: &Weak<LogInner>, work: &Signal) -> Option<(Rc<LogInner>, Chunk)> {
     loop {
         let inner = log.upgrade()?;
-        let step = {
+        {
             let mut st = inner.state.borrow_mut();
             let has_data = st
                 .open_chunk
                 .as_ref()
                 .is_some_and(|c| c.len > c.seed_len || c.seal);
             if st.failed.is_some() {
-                Step::Exit
-            } else if has_data {
+                return None;
+            }
+            if has_data {
                 let chunk = st.open_chunk.take().expect("checked");
                 assert_eq!(chunk.segment_base, st.active().base_offset);
                 st.in_flight_bytes = chunk.len - chunk.seed_len;
@@ -71,82 +128,27 @@ async fn next_chunk(log: &Weak<LogInner>, work: &Signal) -> Option<(Rc<LogInner>
                     // until `seal_and_roll` has created the next one.
                     st.active_mut().sealed = true;
                 }
-                Step::Take(chunk)
-            } else if st.written != st.durable {
-                match inner.config.fsync {
-                    _ if st.sync_requested_to > st.durable.end_offset => Step::SyncDue,
-                    FsyncPolicy::Always => Step::SyncDue,
-                    FsyncPolicy::Interval { ms, bytes } => {
-                        let due = st.last_sync + Duration::from_millis(ms);
-                        let now = Instant::now();
-                        if st.closing || st.unsynced_bytes >= bytes || now >= due {
-                            Step::SyncDue
-                        } else {
-                            Step::Wait(Some(due - now))
-                        }
-                    }
-                }
-            } else if st.closing {
-                Step::Exit
-            } else {
-                Step::Wait(None)
+                drop(st);
+                return Some((inner, chunk));
             }
-        };
-        match step {
-            Step::Take(chunk) => return Some((inner, chunk)),
-            Step::Exit => return None,
-            Step::SyncDue => {
-                if let Err(e) = sync_active(&inner).await {
-                    fail(&inner, e);
-                    return None;
-                }
-            }
-            Step::Wait(timeout) => {
-                // Register before letting go of the log, so no wake-up is lost.
-                let notified = work.notified();
-                drop(inner);
-                match timeout {
-                    None => notified.await,
-                    Some(d) => future::or(notified, glommio::timer::sleep(d)).await,
-                }
+            if st.closing {
+                return None;
             }
         }
+        let notified = work.notified();
+        drop(inner);
+        notified.await;
     }
 }
 
-/// Writes one chunk. Under `Always`, data written by the previous chunk and
-/// not yet synced is synced *while* this chunk is written: the device always
-/// has a write queued, and each sync covers everything written before it
-/// was issued (group commit with the next write already in flight).
+/// Writes one chunk; a sealing chunk is also synced and its segment sealed.
 async fn flush_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<(), StorageError> {
     let seal = chunk.seal;
-    let overlap_sync = {
-        let st = inner.state.borrow();
-        inner.config.fsync == FsyncPolicy::Always && st.written != st.durable && !seal
-    };
-    if seal && inner.state.borrow().written != inner.state.borrow().durable {
-        sync_active(inner).await?;
-    }
-    let outcome = if overlap_sync {
-        let (written, synced) = future::zip(write_chunk(inner, chunk), sync_active(inner)).await;
-        synced?;
-        written?
-    } else {
-        write_chunk(inner, chunk).await?
-    };
-    if outcome == Outcome::RolledBack {
+    if write_chunk(inner, chunk).await? == Outcome::RolledBack {
         return Ok(());
     }
-    let sync_now = match inner.config.fsync {
-        // A lone chunk is synced at once; with more chunks queued, the
-        // next write overlaps this sync.
-        FsyncPolicy::Always => seal || inner.state.borrow().open_chunk.is_none(),
-        FsyncPolicy::Interval { bytes, .. } => seal || inner.state.borrow().unsynced_bytes >= bytes,
-    };
-    if sync_now && inner.state.borrow().written != inner.state.borrow().durable {
-        sync_active(inner).await?;
-    }
     if seal {
+        sync_active(inner).await?;
         seal_and_roll(inner).await?;
     } else {
         maybe_checkpoint(inner).await?;
@@ -214,6 +216,7 @@ async fn write_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<Outcome, Stor
     }
     inner.state.borrow_mut().in_flight_bytes = 0;
     inner.changed.notify_all();
+    inner.work.notify_all(); // the syncer
     Ok(Outcome::Written)
 }
 
@@ -228,8 +231,12 @@ async fn sync_active(inner: &Rc<LogInner>) -> Result<(), StorageError> {
         .await
         .map_err(|e| StorageError::io("segment sync", e))?;
     let mut st = inner.state.borrow_mut();
-    st.durable = mark;
-    st.unsynced_bytes = 0;
+    // The writer (sealing) and the syncer may both sync; the durable mark
+    // only moves forward within the active segment.
+    if mark.segment_base == st.durable.segment_base && mark.bytes > st.durable.bytes {
+        st.durable = mark;
+        st.unsynced_bytes = st.written.bytes.saturating_sub(mark.bytes);
+    }
     st.last_sync = Instant::now();
     drop(st);
     inner.changed.notify_all();

@@ -2,8 +2,9 @@
 //! the broker and Raft need (truncate, retention, timestamps, shutdown).
 //!
 //! A `Log` lives on one shard (glommio executor) and is `!Send`; cloning it
-//! is cheap and gives another handle to the same log. One background task
-//! per log (the flusher) writes and syncs what appends buffer.
+//! is cheap and gives another handle to the same log. Two background tasks
+//! per log (`flush`: the writer and the syncer) write and sync what appends
+//! buffer.
 
 mod admin;
 mod flush;
@@ -66,7 +67,8 @@ pub(crate) struct LogInner {
     /// Wakes the flusher (shared with it, so it can wait without keeping
     /// the log alive).
     pub work: Rc<Signal>,
-    pub flusher: RefCell<Option<glommio::task::JoinHandle<()>>>,
+    /// The writer and syncer tasks (see `flush`), awaited by `close`.
+    pub tasks: RefCell<Vec<glommio::task::JoinHandle<()>>>,
 }
 
 /// Where the written or durable data ends.
@@ -205,7 +207,7 @@ impl State {
 
 impl Drop for LogInner {
     fn drop(&mut self) {
-        // The last handle went away without `close`: let the flusher exit.
+        // The last handle went away without `close`: let the tasks exit.
         // Buffered appends that were not written are lost, as in a crash.
         self.work.notify_all();
         self.shard.cache().remove_all(&self.cache);
@@ -242,11 +244,14 @@ impl Log {
             state: RefCell::new(state),
             changed: Signal::default(),
             work: Rc::new(Signal::default()),
-            flusher: RefCell::new(None),
+            tasks: RefCell::new(Vec::new()),
         });
-        let task =
-            glommio::spawn_local(flush::run(Rc::downgrade(&inner), inner.work.clone())).detach();
-        *inner.flusher.borrow_mut() = Some(task);
+        let writer = flush::run_writer(Rc::downgrade(&inner), inner.work.clone());
+        let syncer = flush::run_syncer(Rc::downgrade(&inner), inner.work.clone());
+        *inner.tasks.borrow_mut() = vec![
+            glommio::spawn_local(writer).detach(),
+            glommio::spawn_local(syncer).detach(),
+        ];
         Ok((Log { inner }, report))
     }
 
