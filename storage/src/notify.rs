@@ -1,6 +1,6 @@
 //! A single-threaded "something changed" signal: waiters register a waker and
 //! are all woken by the next `notify_all`. Used for durability waits, long
-//! polls, back-pressure and the flusher's wake-up.
+//! polls, back-pressure and waking the writer and syncer.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

@@ -68,7 +68,7 @@ impl Log {
         }
     }
 
-    /// Flushes and syncs everything, stops the flusher, writes the indexes
+    /// Flushes and syncs everything, stops the writer and the syncer, writes the indexes
     /// of the active segment (so the next open scans nothing) and releases
     /// the cache. Appends after this fail with `Closed`.
     pub async fn close(&self) -> Result<()> {
@@ -99,7 +99,7 @@ impl Log {
             }
             assert_eq!(
                 st.written, st.durable,
-                "flusher exits only when all is synced"
+                "the tasks exit only when all is synced"
             );
             assert_eq!(st.durable.end_offset, st.log_end_offset);
             let a = st.active();

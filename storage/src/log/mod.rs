@@ -64,8 +64,8 @@ pub(crate) struct LogInner {
     /// Progress of any kind: writes, syncs, failures, freed buffer space,
     /// sealed segments, shutdown.
     pub changed: Signal,
-    /// Wakes the flusher (shared with it, so it can wait without keeping
-    /// the log alive).
+    /// Wakes the writer and the syncer (shared with them, so that they can
+    /// wait without keeping the log alive).
     pub work: Rc<Signal>,
     /// The writer and syncer tasks (see `flush`), awaited by `close`.
     pub tasks: RefCell<Vec<glommio::task::JoinHandle<()>>>,
@@ -101,7 +101,7 @@ pub(crate) struct Chunk {
     pub seed_len: usize,
     pub end_offset: i64,
     pub max_timestamp: (i64, i64),
-    /// This chunk ends its segment: after writing it the flusher seals the
+    /// This chunk ends its segment: after writing it the writer seals the
     /// segment and starts the next one.
     pub seal: bool,
 }
@@ -264,7 +264,7 @@ impl Log {
     /// (header, size, CRC) before anything is appended; then offsets are
     /// assigned by stamping each batch's base offset and `term` (the
     /// partition leader epoch) in place, and the bytes are buffered for the
-    /// flusher. Returns once buffered: call [`Log::wait_durable`] (or use
+    /// writer. Returns once buffered: call [`Log::wait_durable`] (or use
     /// [`Log::append_durable`]) before acknowledging.
     ///
     /// Waits (back-pressure) while too much is buffered.
@@ -393,7 +393,7 @@ impl Log {
                 || active.created.elapsed().as_millis() as u64 >= self.inner.config.segment_age_ms)
     }
 
-    /// Asks the flusher to seal the active segment after what is buffered.
+    /// Asks the writer to seal the active segment after what is buffered.
     fn request_seal(&self, st: &mut State) {
         if st.open_chunk.is_none() {
             let chunk = new_chunk(st, 0);
@@ -403,7 +403,7 @@ impl Log {
     }
 
     /// Makes sure there is an open chunk for the active segment with room
-    /// for `incoming` bytes; false if the caller must wait for the flusher.
+    /// for `incoming` bytes; false if the caller must wait for the writer.
     fn fits_open_chunk(&self, st: &mut State, incoming: usize) -> bool {
         match &st.open_chunk {
             Some(c) => !c.seal && c.len + incoming <= c.buf.len(),
