@@ -169,6 +169,7 @@ async fn delete_on_catalogue_shard(
             let name = name.clone();
             async move {
                 s.catalogue.borrow_mut().topics.remove(&name);
+                s.groups.forget_topic(&name).await;
                 partition::delete_topic(&s, &name)
                     .await
                     .map_err(|e| e.to_string())

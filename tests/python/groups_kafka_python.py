@@ -2,7 +2,8 @@
 manual commits. Checks the roundrobin spread, that every message is consumed
 by exactly one member, that committed offsets read back (OffsetFetch, per
 partition and for the whole group), that the group is empty after both
-members leave, and that DeleteGroups removes it with its offsets. Usage: groups_kafka_python.py BOOTSTRAP TOPIC GROUP MESSAGES"""
+members leave, that deleting the topic drops its committed offsets, and
+that DeleteGroups removes the group. Usage: groups_kafka_python.py BOOTSTRAP TOPIC GROUP MESSAGES"""
 
 import sys
 import threading
@@ -124,6 +125,12 @@ assert described["group_state"] == "Empty", described
 listed = {g["group_id"]: g["group_state"] for g in admin.list_groups()}
 assert listed.get(group) == "Empty", listed
 print(f"GROUP-STATE {described['group_state']}", flush=True)
+
+# A deleted topic takes its committed offsets with it (the group stays).
+admin.delete_topics([topic])
+offsets = admin.list_group_offsets({group: None})[group]
+assert not offsets, offsets
+print("TOPIC-DELETED-OFFSETS-GONE", flush=True)
 
 # A group that is gone takes its offsets with it.
 admin.delete_groups([group])

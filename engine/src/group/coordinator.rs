@@ -366,6 +366,22 @@ impl Coordinator {
             .collect()
     }
 
+    /// Forgets every group's offsets of a deleted topic; the tombstones are
+    /// in [`Ready::records`]. Returns false while loading (the caller retries
+    /// once loaded, or the offsets expire with their groups).
+    pub fn forget_topic(&mut self, topic: &str, now_ms: u64) -> bool {
+        if self.is_loading() {
+            return false;
+        }
+        let group_ids: Vec<String> = self.groups.keys().cloned().collect();
+        for group_id in group_ids {
+            self.with_group(&group_id, now_ms, |group, env| {
+                group.forget_topic(env, topic)
+            });
+        }
+        true
+    }
+
     // ---- time ------------------------------------------------------------------------
 
     /// When [`on_tick`](Self::on_tick) next has work; None while loading.

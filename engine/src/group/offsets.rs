@@ -156,6 +156,25 @@ impl Group {
         }
     }
 
+    /// Drops the offsets of a deleted topic, with tombstones: a topic created
+    /// again under the same name starts from nothing, as in Kafka.
+    pub fn forget_topic(&mut self, env: &mut Env, topic: &str) {
+        let doomed: Vec<(String, i32)> = self
+            .offsets
+            .range((topic.to_string(), i32::MIN)..=(topic.to_string(), i32::MAX))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (topic, partition) in doomed {
+            self.offsets.remove(&(topic.clone(), partition));
+            env.out.records.push(GroupRecord::Offset {
+                group_id: self.id.clone(),
+                topic,
+                partition,
+                value: None,
+            });
+        }
+    }
+
     /// Tombstones for everything the group has on disk, when it is deleted or
     /// expires empty.
     pub fn tombstones(&self, env: &mut Env) {

@@ -373,6 +373,22 @@ impl GroupService {
         result[0].1
     }
 
+    /// Forgets the committed offsets of a deleted topic in every group of
+    /// this shard (call on every shard).
+    pub async fn forget_topic(&self, topic: &str) {
+        for p in self.partitions.values() {
+            let forgotten = p.coordinator.borrow_mut().forget_topic(topic, now_ms());
+            if !forgotten {
+                tracing::warn!(
+                    partition = p.index,
+                    topic,
+                    "groups still loading; offsets of the deleted topic kept"
+                );
+            }
+            p.drive().await;
+        }
+    }
+
     /// Fires the coordinators' deadlines until the executor stops; spawn it
     /// once per shard after [`GroupService::load`] started.
     pub async fn run_timers(self: Rc<Self>) {

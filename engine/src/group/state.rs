@@ -957,13 +957,22 @@ impl Group {
                 assert!(self.rebalance_deadline_ms.is_none());
             }
             GroupState::PreparingRebalance => {
-                assert!(self.rebalance_deadline_ms.is_some(), "group {id}: join round without deadline");
+                assert!(
+                    self.rebalance_deadline_ms.is_some(),
+                    "group {id}: join round without deadline"
+                );
                 assert!(self.members.values().all(|m| m.awaiting_sync.is_none()));
             }
             GroupState::CompletingRebalance | GroupState::Stable => {
                 let leader = self.leader.as_ref().expect("a settled group has a leader");
-                assert!(self.members.contains_key(leader), "group {id}: leader {leader} is not a member");
-                let protocol = self.protocol_name.as_ref().expect("a settled group has a protocol");
+                assert!(
+                    self.members.contains_key(leader),
+                    "group {id}: leader {leader} is not a member"
+                );
+                let protocol = self
+                    .protocol_name
+                    .as_ref()
+                    .expect("a settled group has a protocol");
                 assert!(self.members.values().all(|m| m.supports(protocol)));
                 assert!(self.members.values().all(|m| m.awaiting_join.is_none()));
                 if self.state == GroupState::Stable {

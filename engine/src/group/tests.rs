@@ -1264,3 +1264,46 @@ fn random_client_behaviour_keeps_the_invariants_and_answers_every_request() {
         "only {total_ok} successful join/sync rounds"
     );
 }
+
+#[test]
+fn deleting_a_topic_forgets_its_offsets_in_every_group() {
+    let mut h = Harness::new();
+    assert_eq!(h.commit("", -1, 0, 10), ErrorCode::None);
+    let other_topic = OffsetCommitRequest {
+        group_id: "g".into(),
+        generation_id: -1,
+        member_id: String::new(),
+        group_instance_id: None,
+        retention_time_ms: -1,
+        topics: vec![CommitTopic {
+            name: "u".into(),
+            partitions: vec![CommitPartition {
+                partition: 0,
+                offset: 7,
+                leader_epoch: -1,
+                metadata: None,
+            }],
+        }],
+    };
+    h.coordinator.offset_commit(&other_topic, h.now_ms);
+    h.drain();
+    h.records.clear();
+    assert!(h.coordinator.forget_topic("t", h.now_ms));
+    h.drain();
+    assert_eq!(h.fetch(0), -1);
+    let all = h.coordinator.offset_fetch(&OffsetFetchRequest {
+        group_id: "g".into(),
+        topics: None,
+    });
+    assert_eq!(all.topics.len(), 1);
+    assert_eq!(all.topics[0].name, "u");
+    assert_eq!(
+        h.records,
+        vec![GroupRecord::Offset {
+            group_id: "g".into(),
+            topic: "t".into(),
+            partition: 0,
+            value: None
+        }]
+    );
+}
