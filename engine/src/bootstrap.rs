@@ -211,6 +211,7 @@ async fn run_shard(
     );
     shard.stopping.set(true);
     crate::conn::wake_all(&shard);
+    shard.groups.release_waiting();
     if let Some(acceptor) = acceptor {
         acceptor.cancel().await;
     }

@@ -55,6 +55,8 @@ pub struct OffsetsPartition {
     append_order: Semaphore,
     waiters: RefCell<HashMap<RequestId, LocalSender<ReplyBody>>>,
     next_request: Cell<RequestId>,
+    /// Set at shutdown: requests that would wait are refused at once.
+    stopping: Cell<bool>,
 }
 
 impl OffsetsPartition {
@@ -66,12 +68,18 @@ impl OffsetsPartition {
             append_order: Semaphore::new(1),
             waiters: RefCell::new(HashMap::new()),
             next_request: Cell::new(0),
+            stopping: Cell::new(false),
         }
     }
 
     /// Runs `call` on the coordinator with a fresh request token and waits for
     /// the deferred answer.
+    /// Returns None (the caller answers COORDINATOR_NOT_AVAILABLE, and the
+    /// client finds the coordinator again) when the shard is stopping.
     async fn deferred(&self, call: impl FnOnce(&mut Coordinator, RequestId)) -> Option<ReplyBody> {
+        if self.stopping.get() {
+            return None;
+        }
         let request = self.next_request.get() + 1;
         self.next_request.set(request);
         let (sender, receiver) = local_channel::new_bounded(1);
@@ -237,6 +245,18 @@ impl GroupService {
         }
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(report)
+    }
+
+    /// Shutdown, first step: answers every JoinGroup and SyncGroup still
+    /// waiting for a rebalance (COORDINATOR_NOT_AVAILABLE, so that clients
+    /// look for the coordinator again) instead of holding their connections
+    /// open until the drain deadline, and refuses new ones.
+    pub fn release_waiting(&self) {
+        for partition in self.partitions.values() {
+            partition.stopping.set(true);
+            // Dropping the senders wakes each waiting request with None.
+            partition.waiters.borrow_mut().clear();
+        }
     }
 
     /// Syncs and closes the logs (shutdown).
@@ -538,6 +558,43 @@ mod tests {
             assert_eq!(described.state, "Stable");
             assert_eq!(described.members[0].assignment, Bytes::from_static(b"p0"));
             restarted.close().await.unwrap();
+        });
+    }
+
+    #[test]
+    fn shutdown_answers_requests_waiting_for_a_rebalance() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        run(move || async move {
+            let config = GroupConfig {
+                initial_rebalance_delay_ms: 0,
+                ..GroupConfig::default()
+            };
+            let storage = ShardStorage::new(ShardStorageConfig::default());
+            let service = Rc::new(GroupService::new(
+                &config,
+                0..limits::OFFSETS_TOPIC_PARTITIONS,
+                4,
+            ));
+            service
+                .load(&path, LogConfig::default(), &storage)
+                .await
+                .unwrap();
+            let first = service.join(join_request("")).await;
+            assert_eq!(first.error, ErrorCode::None);
+            // A second member makes the group rebalance; its join waits for
+            // the first member, which never comes back.
+            let waiting = glommio::spawn_local({
+                let service = service.clone();
+                async move { service.join(join_request("")).await }
+            });
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+            service.release_waiting();
+            let answer = waiting.await;
+            assert_eq!(answer.error, ErrorCode::CoordinatorNotAvailable);
+            let late = service.join(join_request("")).await;
+            assert_eq!(late.error, ErrorCode::CoordinatorNotAvailable);
+            service.close().await.unwrap();
         });
     }
 
