@@ -247,6 +247,11 @@ impl Sim {
             opts.pre_vote = rng.gen_bool(0.7);
             opts.check_quorum = rng.gen_bool(0.7);
             tick_every_max = rng.gen_range(3..=6);
+            opts.drop_per_mille = rng.gen_range(0..=200);
+            opts.duplicate_per_mille = rng.gen_range(0..=60);
+            opts.crash_per_mille = rng.gen_range(1..=8);
+            opts.partition_per_mille = rng.gen_range(1..=8);
+            opts.compact_after_entries = rng.gen_range(8..=64);
         }
         let total = opts.voters + opts.spares;
         let mut nodes = Vec::new();
@@ -322,8 +327,8 @@ impl Sim {
     fn fail(&self, what: String) -> ! {
         let o = &self.opts;
         let regime = format!(
-            "delay<={} pre_vote={} check_quorum={}",
-            o.delay_steps_max, o.pre_vote, o.check_quorum
+            "delay<={} drop={}/1000 dup={}/1000 crash={}/1000 partition={}/1000 compact={} pre_vote={} check_quorum={}",
+            o.delay_steps_max, o.drop_per_mille, o.duplicate_per_mille, o.crash_per_mille, o.partition_per_mille, o.compact_after_entries, o.pre_vote, o.check_quorum
         );
         let tail: Vec<&String> = self
             .trace
