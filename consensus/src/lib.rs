@@ -12,6 +12,37 @@
 //! `step()`/`propose()`, output is `ready()`; the same inputs always give the
 //! same outputs. See `consensus/DESIGN.md` for the `Ready` contract and the
 //! invariants the simulator checks.
+//!
+//! The application's loop, for a single-voter group with in-memory storage:
+//!
+//! ```
+//! use consensus::{Config, MemStorage, RawNode, Role};
+//!
+//! let mut node = RawNode::new(&Config::new(1, 42), MemStorage::bootstrap(&[1]));
+//! node.campaign();
+//! let mut applied = Vec::new();
+//! for round in 0..3 {
+//!     if round == 1 {
+//!         node.propose(bytes::Bytes::from_static(b"record batch")).unwrap();
+//!     }
+//!     while node.has_ready() {
+//!         let ready = node.ready();
+//!         if let Some(snapshot) = &ready.snapshot {
+//!             node.store_mut().apply_snapshot(snapshot.clone()); // and restore the state machine
+//!         }
+//!         node.store_mut().append(&ready.entries);
+//!         if let Some(hard_state) = ready.hard_state {
+//!             node.store_mut().set_hard_state(hard_state);
+//!         }
+//!         // (fsync here if ready.must_sync), then send ready.messages
+//!         applied.extend(ready.committed_entries.iter().map(|e| e.data.clone()));
+//!         node.advance();
+//!     }
+//!     node.tick();
+//! }
+//! assert_eq!(node.status().role, Role::Leader);
+//! assert!(applied.iter().any(|d| &d[..] == b"record batch"));
+//! ```
 
 pub mod limits;
 pub mod log;

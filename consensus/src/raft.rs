@@ -90,12 +90,12 @@ struct PendingRead {
 }
 
 pub struct Raft<S> {
-    pub id: NodeId,
-    pub term: Term,
-    pub vote: NodeId,
-    pub leader: NodeId,
-    pub role: Role,
-    pub log: RaftLog<S>,
+    pub(crate) id: NodeId,
+    pub(crate) term: Term,
+    pub(crate) vote: NodeId,
+    pub(crate) leader: NodeId,
+    pub(crate) role: Role,
+    pub(crate) log: RaftLog<S>,
     /// Membership in force: the latest configuration in the log, committed or
     /// not (single-server changes take effect when appended).
     conf: ConfState,
@@ -107,8 +107,8 @@ pub struct Raft<S> {
     /// Leader only: one entry per member, sorted by id.
     progress: Vec<(NodeId, Progress)>,
     votes: Vec<(NodeId, bool)>,
-    pub msgs: Vec<Message>,
-    pub read_states: Vec<ReadState>,
+    pub(crate) msgs: Vec<Message>,
+    pub(crate) read_states: Vec<ReadState>,
     pending_reads: VecDeque<PendingRead>,
     read_round: u64,
     election_ticks: u32,
@@ -118,7 +118,7 @@ pub struct Raft<S> {
     heartbeat_elapsed: u32,
     check_quorum: bool,
     pre_vote: bool,
-    pub lead_transferee: NodeId,
+    pub(crate) lead_transferee: NodeId,
     /// Highest index the application confirmed durable on this node.
     persisted: Index,
     /// The commit index advanced since followers were last told. Followers
@@ -244,7 +244,7 @@ impl<S: Storage> Raft<S> {
         self.pending_reads = VecDeque::new();
     }
 
-    pub fn become_follower(&mut self, term: Term, leader: NodeId) {
+    fn become_follower(&mut self, term: Term, leader: NodeId) {
         self.reset(term);
         self.role = Role::Follower;
         self.leader = leader;
@@ -957,7 +957,7 @@ impl<S: Storage> Raft<S> {
     }
 
     /// After a log truncation the durable index may point at replaced entries.
-    pub fn clamp_persisted(&mut self, truncated_from: Index) {
+    fn clamp_persisted(&mut self, truncated_from: Index) {
         self.persisted = self.persisted.min(truncated_from - 1);
     }
 
