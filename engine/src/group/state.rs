@@ -892,6 +892,17 @@ impl Group {
         self.initial_delay_until_ms = None;
         let protocol = self.protocol_name.clone().unwrap_or_default();
         for m in snapshot.members {
+            // A record that contradicts itself (a bug that wrote it, not
+            // something the CRC would catch) loses the duplicate, never the
+            // broker.
+            let duplicate = self.members.contains_key(&m.member_id)
+                || m.group_instance_id
+                    .as_ref()
+                    .is_some_and(|i| self.static_members.contains_key(i));
+            if duplicate || m.member_id.is_empty() {
+                tracing::warn!(group = %self.id, member = %m.member_id, "skipping a duplicate member in a stored group");
+                continue;
+            }
             self.next_join_seq += 1;
             if let Some(instance_id) = &m.group_instance_id {
                 self.static_members
@@ -918,10 +929,27 @@ impl Group {
                 },
             );
         }
+        if self.protocol_name.is_none() && !self.members.is_empty() {
+            tracing::warn!(group = %self.id, "stored group has members but no protocol; loading it empty");
+            self.members.clear();
+            self.static_members.clear();
+        }
         if self.members.is_empty() {
+            self.leader = None;
             self.state = GroupState::Empty;
             self.state_since_ms = snapshot.state_timestamp_ms.max(0) as u64;
         } else {
+            if !self
+                .leader
+                .as_ref()
+                .is_some_and(|l| self.members.contains_key(l))
+            {
+                self.leader = self
+                    .members
+                    .values()
+                    .min_by_key(|m| m.join_seq)
+                    .map(|m| m.member_id.clone());
+            }
             self.state = GroupState::Stable;
             self.state_since_ms = now_ms;
         }

@@ -1307,3 +1307,56 @@ fn deleting_a_topic_forgets_its_offsets_in_every_group() {
         }]
     );
 }
+
+#[test]
+fn a_self_contradicting_stored_group_loads_without_breaking_invariants() {
+    use super::record::{GroupSnapshot, MemberSnapshot};
+    let member = |id: &str, instance: Option<&str>| MemberSnapshot {
+        member_id: id.into(),
+        group_instance_id: instance.map(str::to_string),
+        client_id: "c".into(),
+        client_host: "h".into(),
+        session_timeout_ms: 1_000,
+        rebalance_timeout_ms: 1_000,
+        subscription: Bytes::new(),
+        assignment: Bytes::from_static(b"a"),
+    };
+    let mut c = Coordinator::new(config(), 1);
+    c.replay(GroupRecord::Group {
+        group_id: "g".into(),
+        value: Some(GroupSnapshot {
+            protocol_type: Some("consumer".into()),
+            generation: 4,
+            protocol_name: Some("range".into()),
+            leader: Some("gone".into()),
+            state_timestamp_ms: 0,
+            members: vec![
+                member("m1", Some("i")),
+                member("m1", None),
+                member("m2", Some("i")),
+                member("m3", None),
+            ],
+        }),
+    });
+    c.replay(GroupRecord::Group {
+        group_id: "no-protocol".into(),
+        value: Some(GroupSnapshot {
+            protocol_type: Some("consumer".into()),
+            generation: 1,
+            protocol_name: None,
+            leader: None,
+            state_timestamp_ms: 0,
+            members: vec![member("x", None)],
+        }),
+    });
+    c.finish_loading(0);
+    c.check_invariants();
+    let described = c.describe_groups(&["g".into(), "no-protocol".into()]);
+    let ids: Vec<&str> = described[0]
+        .members
+        .iter()
+        .map(|m| m.member_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["m1", "m3"]);
+    assert_eq!(described[1].state, "Empty");
+}
