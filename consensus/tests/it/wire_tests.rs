@@ -323,3 +323,105 @@ fn a_destination_with_too_much_for_one_frame_gets_several() {
     }
     assert_eq!(groups, (0..10).collect::<Vec<_>>());
 }
+
+fn arb_entry() -> impl Strategy<Value = Entry> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<bool>(),
+        proptest::collection::vec(any::<u8>(), 0..300),
+    )
+        .prop_map(|(term, index, conf, data)| Entry {
+            term,
+            index,
+            kind: if conf {
+                EntryKind::ConfChange
+            } else {
+                EntryKind::Normal
+            },
+            data: Bytes::from(data),
+        })
+}
+
+fn arb_body() -> impl Strategy<Value = MessageBody> {
+    prop_oneof![
+        (any::<u64>(), any::<u64>()).prop_map(|(last_index, last_term)| MessageBody::PreVote {
+            last_index,
+            last_term
+        }),
+        any::<bool>().prop_map(|reject| MessageBody::PreVoteResponse { reject }),
+        (any::<u64>(), any::<u64>(), any::<bool>()).prop_map(
+            |(last_index, last_term, transfer)| MessageBody::Vote {
+                last_index,
+                last_term,
+                transfer
+            }
+        ),
+        any::<bool>().prop_map(|reject| MessageBody::VoteResponse { reject }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            proptest::collection::vec(arb_entry(), 0..6)
+        )
+            .prop_map(
+                |(prev_index, prev_term, commit, entries)| MessageBody::Append {
+                    prev_index,
+                    prev_term,
+                    commit,
+                    entries
+                }
+            ),
+        (any::<bool>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(reject, index, hint_index, hint_term)| MessageBody::AppendResponse {
+                reject,
+                index,
+                hint_index,
+                hint_term
+            }
+        ),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(commit, read_ctx)| MessageBody::Heartbeat { commit, read_ctx }),
+        any::<u64>().prop_map(|read_ctx| MessageBody::HeartbeatResponse { read_ctx }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            proptest::collection::btree_set(1..20u64, 0..6),
+            proptest::collection::vec(any::<u8>(), 0..100)
+        )
+            .prop_map(|(index, term, ids, data)| {
+                let ids: Vec<u64> = ids.into_iter().collect();
+                let (voters, learners) = ids.split_at(ids.len() / 2);
+                MessageBody::InstallSnapshot {
+                    snapshot: Snapshot {
+                        meta: SnapshotMeta {
+                            index,
+                            term,
+                            conf: ConfState::new(voters.to_vec(), learners.to_vec()),
+                        },
+                        data: Bytes::from(data),
+                    },
+                }
+            }),
+        Just(MessageBody::TimeoutNow),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn any_messages_round_trip(bodies in proptest::collection::vec((any::<u64>(), 1..100u64, 1..100u64, any::<u64>(), arb_body()), 0..20), misalign in any::<bool>()) {
+        let sent: Vec<Envelope> = bodies.into_iter().map(|(group, from, to, term, body)| Envelope { group, message: Message { from, to, term, body } }).collect();
+        let frame = wire::encode(sent.clone());
+        let frame = if misalign {
+            let mut v = vec![0u8; frame.len() + 3];
+            v[3..].copy_from_slice(&frame);
+            Bytes::from(v).slice(3..)
+        } else {
+            frame
+        };
+        let decoded = wire::decode(&frame).unwrap();
+        prop_assert_eq!(decoded.envelopes, sent);
+    }
+}
