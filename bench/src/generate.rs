@@ -166,6 +166,15 @@ impl Pacer {
     pub fn advance(&mut self) {
         self.sent += 1;
     }
+
+    /// Messages due before `end_ns` that have not been sent (yet).
+    pub fn unsent_before(&self, end_ns: u64) -> u64 {
+        if end_ns <= self.start_ns {
+            return 0;
+        }
+        let due = ((end_ns - self.start_ns) as f64 / self.interval_ns).ceil() as u64;
+        due.saturating_sub(self.sent)
+    }
 }
 
 #[cfg(test)]
@@ -253,6 +262,9 @@ mod tests {
             p.advance();
         }
         assert_eq!(due, [1_000, 333_334_333, 666_667_667, 1_000_001_000]);
+        // Due strictly before 2 s + 1 us: messages 0..=5; four were sent.
+        assert_eq!(p.unsent_before(2_000_001_000), 2);
+        assert_eq!(p.unsent_before(500), 0);
     }
 
     /// Coordinated omission: a client with one request in flight sends at

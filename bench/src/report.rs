@@ -299,8 +299,11 @@ pub fn format_table(s: &RunSummary) -> String {
         c.acked_messages,
         c.failed_messages,
         c.consumed_messages,
-        if c.late_messages > 0 {
-            format!(" (sent >1 s late: {})", c.late_messages)
+        if c.late_messages + c.missed_messages > 0 {
+            format!(
+                " (sent >1 s late: {}, never sent: {}: the target rate was not sustained)",
+                c.late_messages, c.missed_messages
+            )
         } else {
             String::new()
         }

@@ -112,6 +112,9 @@ pub struct Counts {
     /// Open loop: records sent more than one interval after they were due,
     /// a sign that the target rate was not sustained.
     pub late_messages: u64,
+    /// Open loop: messages due before the end of the run that were never
+    /// sent because the producer could not keep up (not in any histogram).
+    pub missed_messages: u64,
     pub errors: BTreeMap<String, u64>,
 }
 
@@ -124,6 +127,7 @@ impl Counts {
         self.consumed_messages += o.consumed_messages;
         self.consumed_bytes += o.consumed_bytes;
         self.late_messages += o.late_messages;
+        self.missed_messages += o.missed_messages;
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }

@@ -457,10 +457,12 @@ async fn produce_inner(
         let due_ns = match &pacer {
             Some(p) => {
                 let due = p.next_due_ns();
-                if until_ns.is_some_and(|u| due >= u) {
+                let now = control.now_ns();
+                // The run ends on time even when the producer is behind; the
+                // messages it never got to are reported as missed.
+                if until_ns.is_some_and(|u| due >= u || now >= u) {
                     break;
                 }
-                let now = control.now_ns();
                 // Sleeping costs ~50 us of timer slack; only sleep for gaps
                 // worth it, otherwise send the (slightly early) message now.
                 if due > now + 50_000 {
@@ -479,8 +481,8 @@ async fn produce_inner(
         let size = generator.next_size();
         // Bounded memory: wait for room, re-checking the stop flag so that a
         // dead broker cannot hold the producer here forever.
-        if !acquire(&in_flight, 1, control).await
-            || !acquire(&in_flight_bytes, size as u64, control).await
+        if !acquire(&in_flight, 1, control, until_ns).await
+            || !acquire(&in_flight_bytes, size as u64, control, until_ns).await
         {
             break;
         }
@@ -524,6 +526,10 @@ async fn produce_inner(
             glommio::yield_if_needed().await;
         }
     }
+    if let (Some(p), Some(end)) = (&pacer, until_ns) {
+        let missed = p.unsent_before(end);
+        stats.borrow_mut().1.missed_messages += missed;
+    }
     producer.flush();
     // Wait for what is in flight, but not past the drain time or a stop.
     let deadline = Instant::now() + Duration::from_secs(limits::DRAIN_SECS_DEFAULT);
@@ -538,11 +544,16 @@ async fn produce_inner(
     Ok(())
 }
 
-async fn acquire(s: &Semaphore, units: u64, control: &Control) -> bool {
+/// Waits for `units` of `s`; false if the run stops (or its end passes)
+/// first, so that a dead broker cannot hold a producer here forever.
+async fn acquire(s: &Semaphore, units: u64, control: &Control, until_ns: Option<u64>) -> bool {
     loop {
         match glommio::timer::timeout(Duration::from_millis(100), s.acquire(units)).await {
             Ok(()) => return true,
-            Err(glommio::GlommioError::TimedOut(_)) if !control.stop.load(Ordering::Relaxed) => {
+            Err(glommio::GlommioError::TimedOut(_))
+                if !control.stop.load(Ordering::Relaxed)
+                    && until_ns.is_none_or(|u| control.now_ns() < u) =>
+            {
                 continue
             }
             Err(_) => return false,
