@@ -23,8 +23,9 @@
 //!   `propose-conf-change ID add-learner=N|promote=N|remove=N`
 //! - `tick ID [N]`, `tick-election ID`, `tick-heartbeat ID`
 //! - `process-ready [ID...]`: persist, send, apply one Ready per node.
-//! - `deliver-msgs [ID...]`: deliver queued messages to these nodes (all
-//!   if none named); `drop-msgs [ID...]`: lose them.
+//! - `deliver-msgs [ID...] [drop=(ID,...)]`: deliver queued messages to
+//!   these nodes (all if none named), first losing those to `drop`;
+//!   `drop-msgs [ID...]`: lose the messages queued for these nodes.
 //! - `stabilize [ID...]`: process-ready and deliver until nothing moves.
 //! - `isolate ID`, `recover`: cut a node off / heal every link.
 //! - `compact ID`: snapshot at the applied index and drop the log prefix.
@@ -206,6 +207,16 @@ impl Env {
             }
             "deliver-msgs" => {
                 let ids = self.ids(args);
+                if let Some(drop) = kv.get("drop") {
+                    let drop = parse_ids(drop);
+                    self.queue.retain(|m| {
+                        let lost = drop.contains(&m.to);
+                        if lost {
+                            writeln!(out, "dropped: {m}").unwrap();
+                        }
+                        !lost
+                    });
+                }
                 self.deliver(&ids, out);
             }
             "drop-msgs" => {
