@@ -63,7 +63,9 @@ impl RecordsError {
     pub fn error_code(&self) -> ErrorCode {
         match self {
             RecordsError::Header(BatchError::CrcMismatch { .. }) => ErrorCode::CorruptMessage,
-            RecordsError::Header(BatchError::BadMagic(_)) => ErrorCode::UnsupportedForMessageFormat,
+            // Kafka answers old-format batches in a v3+ Produce with
+            // INVALID_RECORD too.
+            RecordsError::Header(BatchError::BadMagic(_)) => ErrorCode::InvalidRecord,
             RecordsError::UnknownCompression(_) => ErrorCode::UnsupportedCompressionType,
             RecordsError::Header(_) => ErrorCode::CorruptMessage,
             _ => ErrorCode::InvalidRecord,
@@ -507,6 +509,10 @@ mod tests {
                 }
             );
         }
+        assert_eq!(
+            RecordsError::Header(BatchError::BadMagic(1)).error_code(),
+            ErrorCode::InvalidRecord
+        );
         let mut corrupt = good.clone();
         corrupt[70] ^= 1;
         let corrupt = Bytes::from(corrupt);
