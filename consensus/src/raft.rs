@@ -691,6 +691,9 @@ impl<S: Storage> Raft<S> {
             self.conf = meta.conf.clone();
             self.applied_conf = meta.conf.clone();
             self.conf_history.clear();
+            // Entries after the snapshot may be discarded with the old log:
+            // only the snapshot's prefix is known durable (once installed).
+            self.persisted = self.persisted.min(meta.index);
             self.log.restore(snapshot);
         }
         let index = self.log.committed;
