@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use glommio::channels::local_channel::{self, LocalSender};
-use glommio::sync::Semaphore;
 use storage::{Log, LogConfig, ShardStorage};
 
 use super::api::*;
@@ -50,9 +49,12 @@ pub struct OffsetsPartition {
     coordinator: RefCell<Coordinator>,
     log: RefCell<Option<Log>>,
     /// Appends of this partition go to the log in the order the coordinator
-    /// produced them: a later commit of a partition must replay after an
-    /// earlier one.
-    append_order: Semaphore,
+    /// produced them (a later commit of a partition must replay after an
+    /// earlier one): [`drive`](Self::drive) queues them here synchronously,
+    /// right after taking them, and one writer task appends them in queue
+    /// order. A lock would not do: a waiter woken by a release can be
+    /// overtaken by a newcomer.
+    appender: RefCell<Option<LocalSender<AppendJob>>>,
     waiters: RefCell<HashMap<RequestId, LocalSender<ReplyBody>>>,
     next_request: Cell<RequestId>,
     /// Set at shutdown: requests that would wait are refused at once.
@@ -65,7 +67,7 @@ impl OffsetsPartition {
             index,
             coordinator: RefCell::new(Coordinator::new(config, nonce)),
             log: RefCell::new(None),
-            append_order: Semaphore::new(1),
+            appender: RefCell::new(None),
             waiters: RefCell::new(HashMap::new()),
             next_request: Cell::new(0),
             stopping: Cell::new(false),
@@ -113,32 +115,26 @@ impl OffsetsPartition {
     }
 
     async fn persist(&self, records: &[super::record::GroupRecord]) -> Result<(), String> {
+        // Everything up to the enqueue runs synchronously from `drive`'s
+        // `take_ready`, which fixes the order of appends.
+        let batches = batch::encode_batches(records, now_ms() as i64);
+        let (done, appended) = local_channel::new_bounded(1);
+        self.appender
+            .borrow()
+            .as_ref()
+            .ok_or_else(|| "log not open".to_string())?
+            .try_send(AppendJob { batches, done })
+            .map_err(|_| "group log writer stopped".to_string())?;
+        let info = appended
+            .recv()
+            .await
+            .ok_or_else(|| "group log writer stopped".to_string())??;
         let log = self
             .log
             .borrow()
             .clone()
-            .ok_or_else(|| "log not open".to_string())?;
-        let batches = batch::encode_batches(records, now_ms() as i64);
-        let last = {
-            let _turn = self
-                .append_order
-                .acquire_permit(1)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut last = None;
-            for bytes in batches {
-                let info = log
-                    .append(BytesMut::from(bytes), 0)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                last = Some(info);
-            }
-            last
-        };
-        match last {
-            Some(info) => log.wait_durable(&info).await.map_err(|e| e.to_string()),
-            None => Ok(()),
-        }
+            .ok_or_else(|| "log closed".to_string())?;
+        log.wait_durable(&info).await.map_err(|e| e.to_string())
     }
 
     /// Opens the partition's log and replays it into the coordinator.
@@ -189,11 +185,40 @@ impl OffsetsPartition {
                 }
             }
         }
+        let (jobs, queue) = local_channel::new_unbounded();
+        glommio::spawn_local(append_in_order(log.clone(), queue)).detach();
+        *self.appender.borrow_mut() = Some(jobs);
         *self.log.borrow_mut() = Some(log);
         let mut coordinator = self.coordinator.borrow_mut();
         coordinator.finish_loading(now_ms());
         report.groups += coordinator.group_count();
         Ok(())
+    }
+}
+
+/// Batches to append, in order, and where to report the last one's place.
+struct AppendJob {
+    batches: Vec<bytes::Bytes>,
+    done: LocalSender<Result<storage::AppendInfo, String>>,
+}
+
+/// A partition's one writer: appends each queued job's batches in queue
+/// order (returning once they are buffered; durability is awaited by the
+/// requester, so many jobs share one fdatasync). Ends when the queue's
+/// sender is dropped.
+async fn append_in_order(log: Log, queue: local_channel::LocalReceiver<AppendJob>) {
+    while let Some(job) = queue.recv().await {
+        let mut result = Err("nothing to append".to_string());
+        for bytes in job.batches {
+            match log.append(BytesMut::from(bytes), 0).await {
+                Ok(info) => result = Ok(info),
+                Err(e) => {
+                    result = Err(e.to_string());
+                    break;
+                }
+            }
+        }
+        let _ = job.done.try_send(result);
     }
 }
 
@@ -262,6 +287,8 @@ impl GroupService {
     /// Syncs and closes the logs (shutdown).
     pub async fn close(&self) -> Result<(), String> {
         for partition in self.partitions.values() {
+            // Dropping the queue's sender lets the writer finish and exit.
+            partition.appender.borrow_mut().take();
             let log = partition.log.borrow_mut().take();
             if let Some(log) = log {
                 log.close().await.map_err(|e| e.to_string())?;
@@ -595,6 +622,79 @@ mod tests {
             let late = service.join(join_request("")).await;
             assert_eq!(late.error, ErrorCode::CoordinatorNotAvailable);
             service.close().await.unwrap();
+        });
+    }
+
+    fn simple_commit(offset: i64) -> OffsetCommitRequest {
+        OffsetCommitRequest {
+            group_id: "ordered".into(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+            retention_time_ms: -1,
+            topics: vec![CommitTopic {
+                name: "t".into(),
+                partitions: vec![CommitPartition {
+                    partition: 0,
+                    offset,
+                    leader_epoch: -1,
+                    metadata: None,
+                }],
+            }],
+        }
+    }
+
+    /// Many concurrent commits of one partition: the log keeps them in the
+    /// order the coordinator applied them, so a restart sees the last one.
+    #[test]
+    fn concurrent_commits_replay_in_the_order_they_were_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        run(move || async move {
+            let config = GroupConfig::default();
+            let storage = ShardStorage::new(ShardStorageConfig::default());
+            let all = 0..limits::OFFSETS_TOPIC_PARTITIONS;
+            let service = Rc::new(GroupService::new(&config, all.clone(), 5));
+            service
+                .load(&path, LogConfig::default(), &storage)
+                .await
+                .unwrap();
+            let tasks: Vec<_> = (0..300)
+                .map(|i| {
+                    let service = service.clone();
+                    // Large commits (many batches) interleave with small ones.
+                    let mut commit = simple_commit(i);
+                    if i % 7 == 0 {
+                        commit.topics[0]
+                            .partitions
+                            .extend((1..2_500).map(|p| CommitPartition {
+                                partition: p,
+                                offset: i,
+                                leader_epoch: -1,
+                                metadata: None,
+                            }));
+                    }
+                    glommio::spawn_local(async move { service.offset_commit(commit).await })
+                })
+                .collect();
+            for task in tasks {
+                let response = task.await;
+                assert!(response.topics[0].partitions.iter().all(|(_, e)| e.is_ok()));
+            }
+            let fetch = || OffsetFetchRequest {
+                group_id: "ordered".into(),
+                topics: None,
+            };
+            let live = service.offset_fetch(fetch());
+            service.close().await.unwrap();
+            let restarted = GroupService::new(&config, all, 6);
+            restarted
+                .load(&path, LogConfig::default(), &storage)
+                .await
+                .unwrap();
+            assert_eq!(restarted.offset_fetch(fetch()), live);
+            assert_eq!(live.topics[0].partitions[0].offset, 299);
+            restarted.close().await.unwrap();
         });
     }
 
