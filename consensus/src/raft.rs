@@ -438,8 +438,8 @@ impl<S: Storage> Raft<S> {
     // ---- message handling ----------------------------------------------------
 
     pub fn step(&mut self, m: Message) {
-        if m.to != self.id || m.from == self.id || m.from == NO_NODE {
-            return; // Misrouted input is ignored, never trusted.
+        if m.to != self.id || m.from == self.id || m.from == NO_NODE || m.term == Term::MAX {
+            return; // Misrouted or absurd input is ignored, never trusted.
         }
         if m.term > self.term {
             match m.body {
@@ -713,6 +713,11 @@ impl<S: Storage> Raft<S> {
         let from = m.from;
         if self.progress(from).is_none() {
             return; // Not (or no longer) a member.
+        }
+        if let MessageBody::AppendResponse { index, .. } = m.body {
+            if index > self.log.last_index() {
+                return; // Acknowledges entries we never sent: not a real answer.
+            }
         }
         match m.body {
             MessageBody::AppendResponse {
@@ -1225,7 +1230,7 @@ fn entries_are_well_formed(prev_index: Index, leader_term: Term, entries: &[Entr
     let contiguous = entries
         .iter()
         .enumerate()
-        .all(|(i, e)| e.index == prev_index + 1 + i as Index);
+        .all(|(i, e)| e.index.checked_sub(prev_index) == Some(1 + i as Index));
     let terms_ordered = entries.windows(2).all(|w| w[0].term <= w[1].term)
         && entries.last().is_none_or(|e| e.term <= leader_term);
     contiguous && terms_ordered
@@ -1474,5 +1479,101 @@ mod snapshot_tests {
         r.report_snapshot(2, true);
         let pr = r.progress(2).unwrap();
         assert_eq!((pr.state, pr.next), (ProgressState::Probe, 8));
+    }
+}
+
+#[cfg(test)]
+mod hostile_input_tests {
+    use super::*;
+    use crate::storage::MemStorage;
+    use proptest::prelude::*;
+
+    fn arb_body() -> impl Strategy<Value = MessageBody> {
+        let idx = prop_oneof![6 => 0..40u64, 1 => Just(u64::MAX), 1 => Just(u64::MAX - 1), 1 => any::<u64>()];
+        (0..10u8, idx.clone(), idx.clone(), idx, any::<bool>()).prop_map(|(kind, a, b, c, flag)| {
+            match kind {
+                0 => MessageBody::PreVote {
+                    last_index: a,
+                    last_term: b,
+                },
+                1 => MessageBody::PreVoteResponse { reject: flag },
+                2 => MessageBody::Vote {
+                    last_index: a,
+                    last_term: b,
+                    transfer: flag,
+                },
+                3 => MessageBody::VoteResponse { reject: flag },
+                4 => MessageBody::Append {
+                    prev_index: a,
+                    prev_term: b,
+                    commit: c,
+                    entries: (0..(c % 4))
+                        .map(|i| Entry {
+                            term: b,
+                            index: a.wrapping_add(1 + i),
+                            kind: EntryKind::Normal,
+                            data: Default::default(),
+                        })
+                        .collect(),
+                },
+                5 => MessageBody::AppendResponse {
+                    reject: flag,
+                    index: a,
+                    hint_index: b,
+                    hint_term: c,
+                },
+                6 => MessageBody::Heartbeat {
+                    commit: a,
+                    read_ctx: b,
+                },
+                7 => MessageBody::HeartbeatResponse { read_ctx: a },
+                8 => MessageBody::TimeoutNow,
+                _ => MessageBody::InstallSnapshot {
+                    snapshot: Snapshot {
+                        meta: crate::types::SnapshotMeta {
+                            index: a % 64,
+                            term: b % 8,
+                            conf: ConfState::new(vec![1, 2, 3], vec![]),
+                        },
+                        data: Default::default(),
+                    },
+                },
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+        /// Whatever peers send, a node (leader or follower) never panics and
+        /// keeps its invariants; the application keeps persisting its Readys.
+        #[test]
+        fn hostile_messages_never_panic(leader in any::<bool>(), msgs in proptest::collection::vec((1..6u64, prop_oneof![9 => 1..4u64, 1 => any::<u64>()], arb_body()), 1..40)) {
+            let mut cfg = Config::new(1, 3);
+            cfg.pre_vote = false;
+            let mut node = crate::RawNode::new(&cfg, MemStorage::bootstrap(&[1, 2, 3]));
+            if leader {
+                node.campaign();
+                for from in [2, 3] {
+                    node.step(Message { from, to: 1, term: 2, body: MessageBody::VoteResponse { reject: false } });
+                }
+            }
+            for (from, term, body) in msgs {
+                node.step(Message { from, to: 1, term, body });
+                let _ = node.propose(bytes::Bytes::from_static(b"x"));
+                node.tick();
+                let ready = node.ready();
+                if let Some(s) = &ready.snapshot {
+                    node.store_mut().apply_snapshot(s.clone());
+                }
+                node.store_mut().append(&ready.entries);
+                if let Some(hs) = ready.hard_state {
+                    node.store_mut().set_hard_state(hs);
+                }
+                node.advance();
+                let st = node.status();
+                prop_assert!(st.applied <= st.commit && st.commit <= st.last_index);
+            }
+        }
     }
 }
