@@ -168,8 +168,13 @@ async fn read_loop(
         let release = |shard: &Shard| shard.request_memory.signal(frame_bytes);
         // A reference (not a copy) kept only to show a bad frame's start.
         let raw = frame.clone();
-        let response = match net::decode_request(frame) {
-            Ok((header, request)) => {
+        // Lenient like Kafka's broker: bytes after a well-formed body are
+        // ignored (librdkafka 2.16 sends some), not a reason to disconnect.
+        let response = match net::decode_request_lenient(frame) {
+            Ok((header, request, ignored_bytes)) => {
+                if ignored_bytes > 0 {
+                    tracing::debug!(peer = ?peer.addr, api = ?header.api_key, version = header.api_version, ignored_bytes, "bytes after the request body ignored");
+                }
                 if peer.client_id.is_none() {
                     peer.client_id = header.client_id.clone();
                 }

@@ -221,6 +221,31 @@ const REQUEST_HEADER_FIXED_BYTES: usize = 8;
 /// Decodes a request frame (as returned by [`FrameDecoder::decode`]). Byte
 /// fields of the body, notably Produce record batches, are slices of `frame`.
 pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, Request), RequestError> {
+    decode_request_with(frame, TrailingBytes::Refuse)
+}
+
+/// [`decode_request`] that ignores bytes after a well-formed body, as
+/// Kafka's own broker does: librdkafka 2.16 (confluent-kafka 2.16.1) sends
+/// a Metadata v12 request for all topics with 3 extra bytes after the body,
+/// and Kafka answers it. Returns the number of ignored bytes with the
+/// request so that the broker can log them.
+pub fn decode_request_lenient(
+    frame: Bytes,
+) -> Result<(RequestHeader, Request, usize), RequestError> {
+    let mut ignored = 0;
+    let (header, request) = decode_request_with(frame, TrailingBytes::Ignore(&mut ignored))?;
+    Ok((header, request, ignored))
+}
+
+enum TrailingBytes<'a> {
+    Refuse,
+    Ignore(&'a mut usize),
+}
+
+fn decode_request_with(
+    frame: Bytes,
+    trailing: TrailingBytes<'_>,
+) -> Result<(RequestHeader, Request), RequestError> {
     if frame.len() < REQUEST_HEADER_FIXED_BYTES {
         return Err(RequestError::TooShort(frame.len()));
     }
@@ -253,7 +278,13 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, Request), RequestE
         d.tagged_fields(|_, _| Ok(false)).map_err(malformed)?;
     }
     let body = Request::decode_body(api_key, &mut d, api_key.layout(api_version))
-        .and_then(|body| d.finish().map(|()| body))
+        .and_then(|body| match trailing {
+            TrailingBytes::Refuse => d.finish().map(|()| body),
+            TrailingBytes::Ignore(ignored) => {
+                *ignored = d.remaining();
+                Ok(body)
+            }
+        })
         .map_err(malformed)?;
     let header = RequestHeader {
         api_key,
