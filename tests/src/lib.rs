@@ -439,6 +439,40 @@ pub mod raw {
             response.split_off(4)
         }
 
+        /// Fetch v4 of partition 0 of `topic` from `offset`; returns (error
+        /// code, high watermark, record bytes).
+        pub fn fetch(
+            &mut self,
+            topic: &str,
+            offset: i64,
+            max_wait_ms: i32,
+            min_bytes: i32,
+        ) -> (i16, i64, Vec<u8>) {
+            let mut body = Vec::new();
+            body.extend_from_slice(&(-1i32).to_be_bytes()); // replica id
+            body.extend_from_slice(&max_wait_ms.to_be_bytes());
+            body.extend_from_slice(&min_bytes.to_be_bytes());
+            body.extend_from_slice(&(1i32 << 20).to_be_bytes()); // max bytes
+            body.push(0); // isolation: read uncommitted
+            body.extend_from_slice(&1i32.to_be_bytes()); // one topic
+            body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+            body.extend_from_slice(topic.as_bytes());
+            body.extend_from_slice(&1i32.to_be_bytes()); // one partition
+            body.extend_from_slice(&0i32.to_be_bytes());
+            body.extend_from_slice(&offset.to_be_bytes());
+            body.extend_from_slice(&(1i32 << 20).to_be_bytes()); // partition max bytes
+            let r = self.request(1, 4, &body);
+            // throttle(4) topics(4) name(2+n) partitions(4) index(4) error(2)
+            // hwm(8) lso(8) aborted(4) records(4+n)
+            let at = 4 + 4 + 2 + topic.len() + 4 + 4;
+            let error = i16::from_be_bytes(r[at..at + 2].try_into().unwrap());
+            let hwm = i64::from_be_bytes(r[at + 2..at + 10].try_into().unwrap());
+            let records_at = at + 2 + 8 + 8 + 4;
+            let len = i32::from_be_bytes(r[records_at..records_at + 4].try_into().unwrap()).max(0)
+                as usize;
+            (error, hwm, r[records_at + 4..records_at + 4 + len].to_vec())
+        }
+
         /// Produce v3 of `batch` to partition 0 of `topic` with acks=all;
         /// returns (error code, base offset).
         pub fn produce(&mut self, topic: &str, batch: &[u8]) -> (i16, i64) {

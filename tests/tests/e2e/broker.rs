@@ -512,3 +512,107 @@ fn admin_validation_and_configs_survive_restart() {
     let out = python("admin_checks.py", &[&broker.bootstrap(), "check"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: admin check"));
 }
+
+#[test]
+fn fetch_long_polls_until_min_bytes_or_max_wait() {
+    let broker = Broker::start(BrokerOptions::default());
+    let topic = "long-poll";
+    let mut producer = raw::Connection::open(broker.addr);
+    assert_eq!(
+        producer.produce(topic, &raw::record_batch(-1, -1, -1, &[b"first"])),
+        (NONE, 0)
+    );
+    let mut consumer = raw::Connection::open(broker.addr);
+
+    // Data already there: answered at once despite a long max wait.
+    let started = Instant::now();
+    let (error, hwm, records) = consumer.fetch(topic, 0, 10_000, 1);
+    assert_eq!((error, hwm), (NONE, 1));
+    assert!(!records.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Nothing new: the broker waits max wait, then answers empty.
+    let started = Instant::now();
+    let (error, hwm, records) = consumer.fetch(topic, 1, 600, 1);
+    let waited = started.elapsed();
+    assert_eq!((error, hwm, records.len()), (NONE, 1, 0));
+    assert!(
+        waited >= Duration::from_millis(550),
+        "answered after {waited:?}"
+    );
+
+    // New data during the wait ends it early.
+    let addr = broker.addr;
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let mut producer = raw::Connection::open(addr);
+        producer.produce("long-poll", &raw::record_batch(-1, -1, -1, &[b"second"]))
+    });
+    let started = Instant::now();
+    let (error, hwm, records) = consumer.fetch(topic, 1, 20_000, 1);
+    let waited = started.elapsed();
+    assert_eq!(writer.join().unwrap(), (NONE, 1));
+    assert_eq!((error, hwm), (NONE, 2));
+    assert!(!records.is_empty());
+    assert!(
+        waited < Duration::from_secs(10),
+        "long poll did not end on new data: {waited:?}"
+    );
+
+    // Fetching past the end is OFFSET_OUT_OF_RANGE; an unknown topic is
+    // UNKNOWN_TOPIC_OR_PARTITION (fetch never auto-creates).
+    assert_eq!(consumer.fetch(topic, 99, 0, 1).0, 1);
+    assert_eq!(consumer.fetch("never-created", 0, 0, 1).0, 3);
+}
+
+#[test]
+fn connections_over_the_limit_are_refused_and_others_keep_working() {
+    let broker = Broker::start(BrokerOptions {
+        shards: 1,
+        config_toml: "[server]\nconnections_per_shard_max = 2\n".into(),
+    });
+    // The harness's readiness probe was a connection too; let the broker
+    // notice it closed.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut first = raw::Connection::open(broker.addr);
+    let mut second = raw::Connection::open(broker.addr);
+    assert_eq!(
+        first.produce("limited", &raw::record_batch(-1, -1, -1, &[b"a"])),
+        (NONE, 0)
+    );
+    assert_eq!(
+        second.produce("limited", &raw::record_batch(-1, -1, -1, &[b"b"])),
+        (NONE, 1)
+    );
+    // The third connection is accepted by the kernel and closed by the broker.
+    let mut third = TcpStream::connect(broker.addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(third.read(&mut buf), Ok(0) | Err(_)),
+        "third connection served"
+    );
+    assert!(
+        broker.log().contains("connection limit reached"),
+        "{}",
+        broker.log()
+    );
+    // Closing one makes room again.
+    drop(first);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = raw::Connection::open(broker.addr);
+    assert_eq!(
+        fourth.produce("limited", &raw::record_batch(-1, -1, -1, &[b"c"])),
+        (NONE, 2)
+    );
+    assert_eq!(
+        second.produce("limited", &raw::record_batch(-1, -1, -1, &[b"d"])),
+        (NONE, 3)
+    );
+}
