@@ -29,7 +29,7 @@ use crate::shard::Shard;
 /// Bytes asked of the socket per read when no large frame is pending.
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Bytes of a bad request frame shown in the debug log.
-const BAD_FRAME_LOG_BYTES: usize = 128;
+const BAD_FRAME_LOG_BYTES: usize = 64;
 /// Most bytes asked of the socket in one read.
 const READ_BYTES_MAX: usize = 1 << 20;
 /// Responses up to this size are copied into one buffer and written with one
@@ -166,8 +166,12 @@ async fn read_loop(
             return;
         }
         let release = |shard: &Shard| shard.request_memory.signal(frame_bytes);
-        // A reference (not a copy) kept only to show a bad frame's start.
-        let raw = frame.clone();
+        // A copy of the first bytes, to show a bad frame's start; a
+        // reference would keep the frame shared and force the log to copy
+        // produced batches instead of stamping them in place.
+        let mut frame_start = [0u8; BAD_FRAME_LOG_BYTES];
+        let shown = frame.len().min(BAD_FRAME_LOG_BYTES);
+        frame_start[..shown].copy_from_slice(&frame[..shown]);
         // Lenient like Kafka's broker: bytes after a well-formed body are
         // ignored (librdkafka 2.16 sends some), not a reason to disconnect.
         let response = match net::decode_request_lenient(frame) {
@@ -195,7 +199,7 @@ async fn read_loop(
             Err(e) => {
                 // Kafka closes the connection on any other undecodable request.
                 tracing::warn!(peer = ?peer.addr, client_id = ?peer.client_id, error = %e, "bad request; closing connection");
-                tracing::debug!(frame_start = ?&raw[..raw.len().min(BAD_FRAME_LOG_BYTES)], "bad request bytes");
+                tracing::debug!(frame_start = ?&frame_start[..shown], "bad request bytes");
                 release(shard);
                 return;
             }

@@ -240,10 +240,10 @@ fn join(mut batches: Vec<Bytes>) -> Bytes {
 /// deadline. Returns false at the deadline.
 async fn wait_for_data(shard: &Rc<Shard>, per_owner: &[Vec<Part>], deadline: Instant) -> bool {
     let now = Instant::now();
-    if now >= deadline {
+    if now >= deadline || shard.stopping.get() {
         return false;
     }
-    let waits: Vec<Pin<Box<dyn Future<Output = bool>>>> = per_owner
+    let mut waits: Vec<Pin<Box<dyn Future<Output = bool>>>> = per_owner
         .iter()
         .enumerate()
         .filter(|(_, parts)| !parts.is_empty())
@@ -261,6 +261,13 @@ async fn wait_for_data(shard: &Rc<Shard>, per_owner: &[Vec<Part>], deadline: Ins
             }) as Pin<Box<dyn Future<Output = bool>>>
         })
         .collect();
+    // Shutdown ends long polls at once, so that in-flight requests finish
+    // well within the drain deadline.
+    let stopping = shard.clone();
+    waits.push(Box::pin(async move {
+        stopping.stop_signal.notified().await;
+        false
+    }));
     first_of(waits).await
 }
 

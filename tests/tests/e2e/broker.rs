@@ -616,3 +616,28 @@ fn connections_over_the_limit_are_refused_and_others_keep_working() {
         (NONE, 3)
     );
 }
+
+#[test]
+fn shutdown_answers_in_flight_long_polls_and_exits_promptly() {
+    let mut broker = Broker::start(BrokerOptions::default());
+    let mut producer = raw::Connection::open(broker.addr);
+    assert_eq!(
+        producer.produce("idle", &raw::record_batch(-1, -1, -1, &[b"x"])),
+        (NONE, 0)
+    );
+    let addr = broker.addr;
+    let poller = std::thread::spawn(move || {
+        let mut consumer = raw::Connection::open(addr);
+        consumer.fetch("idle", 1, 25_000, 1)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    broker.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    // The long poll got its (empty) answer rather than a dropped connection.
+    assert_eq!(poller.join().unwrap(), (NONE, 1, Vec::new()));
+}
