@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use crate::batch::{self, BatchHeader};
 use crate::cache::{LogCache, ShardStorage};
@@ -528,6 +528,3 @@ fn validate(records: &[u8]) -> Result<Vec<(usize, BatchHeader)>> {
     }
     Ok(spans)
 }
-
-/// A read-only view of what the log returns as bytes, for cross-shard use.
-pub type BatchBytes = Bytes;
