@@ -22,6 +22,11 @@ pub struct GroupConfig {
     pub offsets_retention_ms: u64,
     /// `offsets.retention.check.interval.ms`.
     pub offsets_retention_check_interval_ms: u64,
+    /// How often each `__consumer_offsets` partition rewrites its live state
+    /// (a checkpoint) so that segments older than three intervals can be
+    /// deleted: this bounds the log, and the replay at start-up, to about
+    /// three intervals of commits plus the live offsets.
+    pub offsets_checkpoint_interval_ms: u64,
 }
 
 impl Default for GroupConfig {
@@ -34,6 +39,7 @@ impl Default for GroupConfig {
             offset_metadata_max_bytes: limits::OFFSET_METADATA_BYTES_DEFAULT,
             offsets_retention_ms: 7 * 24 * 3_600_000,
             offsets_retention_check_interval_ms: 600_000,
+            offsets_checkpoint_interval_ms: 600_000,
         }
     }
 }
@@ -56,6 +62,11 @@ impl GroupConfig {
         if self.offsets_retention_check_interval_ms == 0 {
             return Err("offsets retention check interval must be positive".into());
         }
+        if self.offsets_checkpoint_interval_ms == 0
+            || self.offsets_checkpoint_interval_ms > i64::MAX as u64 / 4
+        {
+            return Err("offsets checkpoint interval must be positive".into());
+        }
         Ok(())
     }
 }
@@ -71,6 +82,7 @@ pub struct FileGroups {
     pub offset_metadata_max_bytes: Option<usize>,
     pub offsets_retention_ms: Option<u64>,
     pub offsets_retention_check_interval_ms: Option<u64>,
+    pub offsets_checkpoint_interval_ms: Option<u64>,
 }
 
 impl FileGroups {
@@ -95,6 +107,9 @@ impl FileGroups {
             offsets_retention_check_interval_ms: self
                 .offsets_retention_check_interval_ms
                 .unwrap_or(d.offsets_retention_check_interval_ms),
+            offsets_checkpoint_interval_ms: self
+                .offsets_checkpoint_interval_ms
+                .unwrap_or(d.offsets_checkpoint_interval_ms),
         };
         config.validate()?;
         Ok(config)

@@ -366,6 +366,38 @@ impl Coordinator {
             .collect()
     }
 
+    /// Every live record of this partition: each group's last persisted
+    /// snapshot and every committed offset. Appended after everything
+    /// before it, they make all older records redundant, which is what lets
+    /// old segments of the log be deleted (see `service`). None while
+    /// loading.
+    pub fn checkpoint(&self) -> Option<Vec<GroupRecord>> {
+        if self.is_loading() {
+            return None;
+        }
+        let mut group_ids: Vec<&String> = self.groups.keys().collect();
+        group_ids.sort();
+        let mut records = Vec::new();
+        for group_id in group_ids {
+            let group = &self.groups[group_id];
+            if let Some(snapshot) = &group.last_persisted {
+                records.push(GroupRecord::Group {
+                    group_id: group_id.clone(),
+                    value: Some(snapshot.clone()),
+                });
+            }
+            for ((topic, partition), value) in &group.offsets {
+                records.push(GroupRecord::Offset {
+                    group_id: group_id.clone(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                    value: Some(value.clone()),
+                });
+            }
+        }
+        Some(records)
+    }
+
     /// Forgets every group's offsets of a deleted topic; the tombstones are
     /// in [`Ready::records`]. Returns false while loading (the caller retries
     /// once loaded, or the offsets expire with their groups).

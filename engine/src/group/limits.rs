@@ -55,3 +55,9 @@ pub const TIMER_TICK_MAX_MS: u64 = 50;
 /// Bytes one replay read asks the log for. Large enough that a replay of
 /// millions of records is a few thousand reads, small enough to bound memory.
 pub const REPLAY_READ_BYTES: usize = 4 << 20;
+
+/// Checkpoint intervals of `__consumer_offsets` history kept before old
+/// segments are deleted. Three leaves one whole interval of margin between
+/// the newest deleted record and the last checkpoint, with segments rolling
+/// once per interval.
+pub const CHECKPOINT_INTERVALS_KEPT: u64 = 3;

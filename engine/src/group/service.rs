@@ -59,10 +59,19 @@ pub struct OffsetsPartition {
     next_request: Cell<RequestId>,
     /// Set at shutdown: requests that would wait are refused at once.
     stopping: Cell<bool>,
+    checkpoint_interval_ms: u64,
+    next_checkpoint_ms: Cell<u64>,
+    /// Records appended since the last checkpoint; none means the last
+    /// checkpoint still covers the log.
+    appended_since_checkpoint: Cell<u64>,
+    /// When the last complete (durable) checkpoint was taken: every record
+    /// older than this is redundant.
+    last_checkpoint_ms: Cell<Option<u64>>,
 }
 
 impl OffsetsPartition {
     fn new(index: i32, config: GroupConfig, nonce: u64) -> Self {
+        let checkpoint_interval_ms = config.offsets_checkpoint_interval_ms;
         Self {
             index,
             coordinator: RefCell::new(Coordinator::new(config, nonce)),
@@ -71,6 +80,10 @@ impl OffsetsPartition {
             waiters: RefCell::new(HashMap::new()),
             next_request: Cell::new(0),
             stopping: Cell::new(false),
+            checkpoint_interval_ms,
+            next_checkpoint_ms: Cell::new(u64::MAX),
+            appended_since_checkpoint: Cell::new(0),
+            last_checkpoint_ms: Cell::new(None),
         }
     }
 
@@ -118,6 +131,8 @@ impl OffsetsPartition {
         // Everything up to the enqueue runs synchronously from `drive`'s
         // `take_ready`, which fixes the order of appends.
         let batches = batch::encode_batches(records, now_ms() as i64);
+        self.appended_since_checkpoint
+            .set(self.appended_since_checkpoint.get() + records.len() as u64);
         let (done, appended) = local_channel::new_bounded(1);
         self.appender
             .borrow()
@@ -146,6 +161,14 @@ impl OffsetsPartition {
         report: &mut LoadReport,
     ) -> Result<(), String> {
         let path = data_dir.join(format!("{OFFSETS_TOPIC}-{}", self.index));
+        // Segments roll once per checkpoint interval and are deleted, after a
+        // checkpoint, three intervals later (see `checkpoint`).
+        let log_config = LogConfig {
+            segment_age_ms: self.checkpoint_interval_ms,
+            retention_ms: (self.checkpoint_interval_ms * limits::CHECKPOINT_INTERVALS_KEPT) as i64,
+            retention_bytes: -1,
+            ..log_config
+        };
         let (log, _recovery) = Log::open(&path, log_config, storage)
             .await
             .map_err(|e| format!("open {}: {e}", path.display()))?;
@@ -189,10 +212,82 @@ impl OffsetsPartition {
         glommio::spawn_local(append_in_order(log.clone(), queue)).detach();
         *self.appender.borrow_mut() = Some(jobs);
         *self.log.borrow_mut() = Some(log);
+        self.next_checkpoint_ms
+            .set(now_ms() + self.checkpoint_interval_ms);
+        // Replayed records count: the first checkpoint after a restart may
+        // let the history before it go.
+        self.appended_since_checkpoint.set(report.records.max(1));
         let mut coordinator = self.coordinator.borrow_mut();
         coordinator.finish_loading(now_ms());
         report.groups += coordinator.group_count();
         Ok(())
+    }
+}
+
+impl OffsetsPartition {
+    /// Every checkpoint interval: rewrites the partition's live state at the
+    /// end of the log, then deletes the segments that hold only records
+    /// older than [`limits::CHECKPOINT_INTERVALS_KEPT`] intervals. A segment
+    /// is deleted only if all its records are older than the start of the
+    /// last durable checkpoint, so everything it held is superseded (by the
+    /// checkpoint or by later records); a crash mid-checkpoint leaves
+    /// duplicates of current values, which replay harmlessly.
+    async fn checkpoint(&self, now: u64) {
+        if now < self.next_checkpoint_ms.get() {
+            return;
+        }
+        self.next_checkpoint_ms
+            .set(now + self.checkpoint_interval_ms);
+        if self.appended_since_checkpoint.get() > 0 {
+            let Some(records) = self.coordinator.borrow().checkpoint() else {
+                return;
+            };
+            let started = now_ms();
+            let count = records.len() as u64;
+            let before = self.appended_since_checkpoint.get();
+            if count > 0 {
+                if let Err(error) = self.persist(&records).await {
+                    tracing::error!(partition = self.index, %error, "group checkpoint failed");
+                    return;
+                }
+            }
+            // What others appended while the checkpoint was written is news
+            // for the next one; the checkpoint's own records are not.
+            let during = self
+                .appended_since_checkpoint
+                .get()
+                .saturating_sub(before + count);
+            self.appended_since_checkpoint.set(during);
+            self.last_checkpoint_ms.set(Some(started));
+            tracing::debug!(
+                partition = self.index,
+                records = count,
+                "group checkpoint written"
+            );
+        }
+        self.apply_retention().await;
+    }
+
+    async fn apply_retention(&self) {
+        let Some(checkpoint_ms) = self.last_checkpoint_ms.get() else {
+            return;
+        };
+        let now = now_ms();
+        let retention_ms = self.checkpoint_interval_ms * limits::CHECKPOINT_INTERVALS_KEPT;
+        if now.saturating_sub(retention_ms) > checkpoint_ms {
+            // Segments about to expire may hold records newer than the last
+            // checkpoint (checkpoints have been failing): keep everything.
+            return;
+        }
+        let Some(log) = self.log.borrow().clone() else {
+            return;
+        };
+        match log.apply_retention(now as i64).await {
+            Ok(report) => tracing::debug!(partition = self.index, ?report, "group log retention"),
+            Err(error) => {
+                tracing::warn!(partition = self.index, %error, "group log retention failed")
+            }
+        }
     }
 }
 
@@ -462,6 +557,7 @@ impl GroupService {
                     p.coordinator.borrow_mut().on_tick(now);
                     p.drive().await;
                 }
+                p.checkpoint(now).await;
             }
         }
     }
@@ -694,6 +790,86 @@ mod tests {
                 .unwrap();
             assert_eq!(restarted.offset_fetch(fetch()), live);
             assert_eq!(live.topics[0].partitions[0].offset, 299);
+            restarted.close().await.unwrap();
+        });
+    }
+
+    /// With a short checkpoint interval the log keeps rolling and dropping
+    /// old segments while commits go on, and a restart still finds every
+    /// group and offset.
+    #[test]
+    fn checkpoints_let_old_segments_go_without_losing_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        run(move || async move {
+            let config = GroupConfig {
+                initial_rebalance_delay_ms: 0,
+                offsets_checkpoint_interval_ms: 200,
+                ..GroupConfig::default()
+            };
+            let storage = ShardStorage::new(ShardStorageConfig::default());
+            let all = 0..limits::OFFSETS_TOPIC_PARTITIONS;
+            let service = Rc::new(GroupService::new(&config, all.clone(), 7));
+            service
+                .load(&path, LogConfig::default(), &storage)
+                .await
+                .unwrap();
+            let timers = glommio::spawn_local(service.clone().run_timers()).detach();
+            // A settled consumer group (its snapshot is written once, early,
+            // so only checkpoints keep it) and a stream of simple commits.
+            let joined = service.join(join_request("")).await;
+            let synced = service
+                .sync(SyncRequest {
+                    group_id: "service-group".into(),
+                    generation_id: joined.generation_id,
+                    member_id: joined.member_id.clone(),
+                    group_instance_id: None,
+                    protocol_type: None,
+                    protocol_name: None,
+                    assignments: vec![(joined.member_id.clone(), Bytes::from_static(b"p0"))],
+                })
+                .await;
+            assert_eq!(synced.error, ErrorCode::None);
+            let partition = service.partitions[&offsets_partition_for("ordered")].clone();
+            let started = Instant::now();
+            let mut offset = 0;
+            while started.elapsed() < Duration::from_millis(2_000) {
+                offset += 1;
+                let response = service.offset_commit(simple_commit(offset)).await;
+                assert!(response.topics[0].partitions[0].1.is_ok());
+                let heartbeat = HeartbeatRequest {
+                    group_id: "service-group".into(),
+                    generation_id: joined.generation_id,
+                    member_id: joined.member_id.clone(),
+                    group_instance_id: None,
+                };
+                assert_eq!(service.heartbeat(heartbeat).await, ErrorCode::None);
+                glommio::timer::sleep(Duration::from_millis(2)).await;
+            }
+            let log_start = partition.log.borrow().as_ref().unwrap().log_start_offset();
+            assert!(log_start > 0, "no segment was ever deleted");
+            timers.cancel();
+            let fetch = || OffsetFetchRequest {
+                group_id: "ordered".into(),
+                topics: None,
+            };
+            let live = service.offset_fetch(fetch());
+            assert_eq!(live.topics[0].partitions[0].offset, offset);
+            service.close().await.unwrap();
+
+            let restarted = GroupService::new(&config, all, 8);
+            let report = restarted
+                .load(&path, LogConfig::default(), &storage)
+                .await
+                .unwrap();
+            assert!(
+                report.records < offset as u64,
+                "replay read the whole history: {report:?}"
+            );
+            assert_eq!(restarted.offset_fetch(fetch()), live);
+            let described = restarted.describe("service-group".into());
+            assert_eq!(described.state, "Stable");
+            assert_eq!(described.members[0].assignment, Bytes::from_static(b"p0"));
             restarted.close().await.unwrap();
         });
     }

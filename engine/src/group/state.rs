@@ -78,6 +78,9 @@ pub(crate) struct Group {
     /// soon as everyone known has joined.
     pub initial_delay_until_ms: Option<u64>,
     pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// The group as last written to the log: what a checkpoint rewrites
+    /// (the live state may be mid-rebalance, which is never persisted).
+    pub last_persisted: Option<GroupSnapshot>,
     next_join_seq: u64,
 }
 
@@ -97,6 +100,7 @@ impl Group {
             rebalance_deadline_ms: None,
             initial_delay_until_ms: None,
             offsets: BTreeMap::new(),
+            last_persisted: None,
             next_join_seq: 0,
         }
     }
@@ -870,10 +874,12 @@ impl Group {
         }
     }
 
-    fn persist_snapshot(&self, env: &mut Env) {
+    fn persist_snapshot(&mut self, env: &mut Env) {
+        let snapshot = self.snapshot();
+        self.last_persisted = Some(snapshot.clone());
         env.out.records.push(GroupRecord::Group {
             group_id: self.id.clone(),
-            value: Some(self.snapshot()),
+            value: Some(snapshot),
         });
     }
 
@@ -881,6 +887,7 @@ impl Group {
     /// members comes back Stable: its members keep heartbeating with the
     /// generation they know and get a full session to do so.
     pub fn restore(&mut self, snapshot: GroupSnapshot, now_ms: u64) {
+        self.last_persisted = Some(snapshot.clone());
         self.protocol_type = snapshot.protocol_type;
         self.generation = snapshot.generation;
         self.protocol_name = snapshot.protocol_name;

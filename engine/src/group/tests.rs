@@ -1215,6 +1215,22 @@ fn random_client_behaviour_keeps_the_invariants_and_answers_every_request() {
             h.coordinator.offset_fetch(&all),
             "seed {seed}: replayed offsets differ"
         );
+        // A checkpoint alone rebuilds the same state as the whole history.
+        let mut from_checkpoint = Coordinator::new(config(), seed);
+        for record in h.coordinator.checkpoint().expect("loaded") {
+            from_checkpoint.replay(record);
+        }
+        from_checkpoint.finish_loading(h.now_ms);
+        assert_eq!(
+            from_checkpoint.offset_fetch(&all),
+            replayed.offset_fetch(&all),
+            "seed {seed}: checkpoint offsets differ"
+        );
+        assert_eq!(
+            from_checkpoint.describe_groups(&["g".into()]),
+            replayed.describe_groups(&["g".into()]),
+            "seed {seed}: checkpoint group differs"
+        );
         if h.state() == Some(GroupState::Stable) {
             let live = h.coordinator.describe_groups(&["g".into()]);
             let restored = replayed.describe_groups(&["g".into()]);
