@@ -268,8 +268,26 @@ impl Log {
     /// [`Log::append_durable`]) before acknowledging.
     ///
     /// Waits (back-pressure) while too much is buffered.
-    pub async fn append(&self, mut records: BytesMut, term: i32) -> Result<AppendInfo> {
-        let spans = validate(&records)?;
+    pub async fn append(&self, records: BytesMut, term: i32) -> Result<AppendInfo> {
+        let spans = validate(&records, true)?;
+        self.append_validated(records, spans, term).await
+    }
+
+    /// [`Log::append`] for batches whose CRC the caller has just verified
+    /// (the broker's request validation does): headers and sizes are still
+    /// checked, the CRC is not computed a second time. Recovery and disk
+    /// reads verify CRCs regardless.
+    pub async fn append_crc_verified(&self, records: BytesMut, term: i32) -> Result<AppendInfo> {
+        let spans = validate(&records, false)?;
+        self.append_validated(records, spans, term).await
+    }
+
+    async fn append_validated(
+        &self,
+        mut records: BytesMut,
+        spans: Vec<(usize, BatchHeader)>,
+        term: i32,
+    ) -> Result<AppendInfo> {
         let inner = &self.inner;
         loop {
             {
@@ -499,8 +517,9 @@ pub(crate) fn tail_of(chunk: &Chunk) -> Tail {
     }
 }
 
-/// Splits `records` into batches and checks each (header, size, CRC).
-fn validate(records: &[u8]) -> Result<Vec<(usize, BatchHeader)>> {
+/// Splits `records` into batches and checks each (header, size and, if
+/// `verify_crc`, CRC).
+fn validate(records: &[u8], verify_crc: bool) -> Result<Vec<(usize, BatchHeader)>> {
     if records.is_empty() {
         return Err(StorageError::EmptyAppend);
     }
@@ -522,7 +541,9 @@ fn validate(records: &[u8]) -> Result<Vec<(usize, BatchHeader)>> {
             });
         }
         let (_, whole, _) = batch::split_batch(&records[pos..])?;
-        batch::verify_crc(whole)?;
+        if verify_crc {
+            batch::verify_crc(whole)?;
+        }
         spans.push((pos, header));
         pos += total;
     }

@@ -326,3 +326,25 @@ fn cache_budget_is_shared_and_released() {
         assert_eq!(shard.cache_bytes(), 0);
     });
 }
+
+#[test]
+fn prechecked_appends_skip_only_the_crc() {
+    run_local(async {
+        let dir = MemDirectory::new();
+        let log = open_with(&dir, small(), 1 << 20).await;
+        let good = make_batch(2, 100, 1, 1);
+        let info = log
+            .append_crc_verified(BytesMut::from(&good[..]), 3)
+            .await
+            .unwrap();
+        assert_eq!((info.base_offset, info.last_offset), (0, 1));
+        // Headers are still checked.
+        let err = log
+            .append_crc_verified(BytesMut::from(&good[..40]), 3)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Corrupt(_)));
+        log.wait_durable(&info).await.unwrap();
+        log.close().await.unwrap();
+    });
+}
