@@ -146,7 +146,7 @@ async fn read_loop(
                 if shard.stopping.get() || failed.get() {
                     return;
                 }
-                match read_more(&mut half, &mut buf, &shard.stop_signal).await {
+                match read_more(&mut half, &mut buf, &decoder, &shard.stop_signal).await {
                     ReadOutcome::Data => continue,
                     ReadOutcome::Closed | ReadOutcome::Stopping => return,
                     ReadOutcome::Failed(e) => {
@@ -225,11 +225,20 @@ enum ReadOutcome {
     Failed(std::io::Error),
 }
 
-async fn read_more(half: &mut Half, buf: &mut RecvBuffer, stop: &Signal) -> ReadOutcome {
+async fn read_more(
+    half: &mut Half,
+    buf: &mut RecvBuffer,
+    decoder: &FrameDecoder,
+    stop: &Signal,
+) -> ReadOutcome {
     let start = buf.spare_start();
-    // The decoder reserved room for a partial frame; read into it, within
-    // bounds that keep one read's buffer small.
-    let want = buf.spare_capacity().clamp(READ_CHUNK_BYTES, READ_BYTES_MAX);
+    // Inside a large frame, ask for exactly its missing bytes: the frame
+    // then ends at the end of the buffer and owns its memory alone (see
+    // `RecvBuffer::take_frame`). Otherwise read a chunk.
+    let want = match buf.missing_bytes(decoder) {
+        Some(missing) if missing >= READ_CHUNK_BYTES => missing.min(READ_BYTES_MAX),
+        _ => READ_CHUNK_BYTES,
+    };
     let spare = buf.spare(want);
     let stopped = stop.notified();
     let result = futures_lite::future::or(async { Some(half.read(spare).await) }, async {

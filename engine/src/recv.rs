@@ -95,9 +95,9 @@ impl RecvBuffer {
         self.buf.len()
     }
 
-    /// Capacity beyond the data (the decoder reserves a pending frame's size).
-    pub fn spare_capacity(&self) -> usize {
-        self.buf.capacity() - self.buf.len()
+    /// Bytes still missing from the frame being received, if known.
+    pub fn missing_bytes(&self, decoder: &FrameDecoder) -> Option<usize> {
+        decoder.missing_bytes(&self.buf)
     }
 
     fn check(&self) {
@@ -137,7 +137,11 @@ mod tests {
                 return frames;
             }
             let start = recv.spare_start();
-            let spare = recv.spare(want.max(recv.spare_capacity().min(4 * want)));
+            let ask = recv
+                .missing_bytes(&decoder)
+                .unwrap_or(want)
+                .clamp(1, 4 * want);
+            let spare = recv.spare(ask);
             let n = read_sizes[i % read_sizes.len()]
                 .min(spare.len())
                 .min(stream.len() - pos);
@@ -177,6 +181,35 @@ mod tests {
                     "reads {sizes:?}, want {want}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn reading_exactly_the_missing_bytes_leaves_large_frames_unshared() {
+        let decoder = FrameDecoder::new(1 << 20);
+        let mut recv = RecvBuffer::default();
+        let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        let stream: Vec<u8> = [frame(&big), frame(&big)].concat();
+        let mut pos = 0;
+        let mut frames = Vec::new();
+        while pos < stream.len() {
+            let want = recv.missing_bytes(&decoder).unwrap_or(4096).min(65536);
+            let start = recv.spare_start();
+            let n = want.min(stream.len() - pos);
+            recv.spare(want)[..n].copy_from_slice(&stream[pos..pos + n]);
+            recv.filled(start, n);
+            pos += n;
+            while let Some(f) = recv.take_frame(&decoder).unwrap() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(frames.len(), 2);
+        for f in frames {
+            assert_eq!(f[..], big[..]);
+            assert!(
+                f.try_into_mut().is_ok(),
+                "a large frame still shares its memory"
+            );
         }
     }
 

@@ -53,6 +53,22 @@ impl FrameDecoder {
         self.frame_bytes_max
     }
 
+    /// Bytes still missing from the frame at the front of `buf`: `Some` once
+    /// its size prefix has arrived and while the frame is incomplete (and its
+    /// size is valid). A reader that asks the socket for exactly this many
+    /// bytes ends each large frame at the end of its buffer, so the frame
+    /// owns its memory alone.
+    pub fn missing_bytes(&self, buf: &[u8]) -> Option<usize> {
+        let prefix: [u8; SIZE_PREFIX_BYTES] = buf.get(..SIZE_PREFIX_BYTES)?.try_into().ok()?;
+        let size = usize::try_from(i32::from_be_bytes(prefix)).ok()?;
+        if size > self.frame_bytes_max {
+            return None;
+        }
+        (SIZE_PREFIX_BYTES + size)
+            .checked_sub(buf.len())
+            .filter(|&n| n > 0)
+    }
+
     /// Takes the next whole frame (without its size prefix) off the front of
     /// `buf`, or returns `None` if it has not fully arrived. The frame shares
     /// `buf`'s memory: nothing is copied. When a frame is incomplete, `buf`
