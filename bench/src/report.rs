@@ -311,8 +311,8 @@ pub fn format_table(s: &RunSummary) -> String {
     .unwrap();
     writeln!(
         out,
-        "\n{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "latency (ms)", "p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "count", ""
+        "\n{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "latency (ms)", "p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "count"
     )
     .unwrap();
     for (m, p) in &s.latency {

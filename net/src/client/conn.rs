@@ -75,7 +75,7 @@ pub struct Connection {
     next_correlation_id: Cell<i32>,
     /// Version to use per API: the highest both sides support.
     versions: RefCell<HashMap<ApiKey, i16>>,
-    _reader: JoinHandle<()>,
+    reader: JoinHandle<()>,
 }
 
 impl Connection {
@@ -113,7 +113,7 @@ impl Connection {
             request_timeout,
             next_correlation_id: Cell::new(0),
             versions: RefCell::new(HashMap::new()),
-            _reader: reader_task,
+            reader: reader_task,
         });
         let request = ApiVersionsRequest {
             client_software_name: "sluice-client".into(),
@@ -274,6 +274,15 @@ impl Connection {
             return Err(self.shared.error());
         }
         Ok(written_at)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // The reader task holds the socket's read half: stop it so the
+        // socket closes with the connection.
+        self.reader.cancel();
+        self.shared.break_with("connection dropped".into());
     }
 }
 
