@@ -64,5 +64,59 @@ fn dma_append_roll_reopen_read() {
         names.iter().any(|n| n == "00000000000000000000.log"),
         "{names:?}"
     );
-    let _ = FsyncPolicy::Always;
+}
+
+#[test]
+fn dma_truncate_retention_and_crash_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("topic-1");
+    run_local(async move {
+        let shard = ShardStorage::new(ShardStorageConfig::default());
+        let config = LogConfig {
+            segment_bytes_max: 128 * 1024,
+            retention_bytes: 256 * 1024,
+            fsync: FsyncPolicy::Interval {
+                ms: 5,
+                bytes: 64 * 1024,
+            },
+            ..LogConfig::default()
+        };
+        let (log, _) = Log::open(&path, config.clone(), &shard).await.unwrap();
+        for i in 0..300u64 {
+            let b = make_batch(1, 2000 + (i as usize % 5) * 500, i as i64, i);
+            log.append(BytesMut::from(&b[..]), 1).await.unwrap();
+        }
+        log.sync().await.unwrap();
+        assert_eq!(log.durable_offset(), 300);
+        let segments = log.segment_count();
+        let report = log.apply_retention(0).await.unwrap();
+        assert!(report.segments_deleted > 0);
+        assert_eq!(log.segment_count(), segments - report.segments_deleted);
+        let start = log.log_start_offset();
+        assert!(start > 0);
+        // Cut in the middle of the active segment, then continue with a new
+        // term.
+        log.truncate(295).await.unwrap();
+        let b = make_batch(1, 100, 1_000, 1);
+        let info = log.append_durable(BytesMut::from(&b[..]), 2).await.unwrap();
+        assert_eq!(info.base_offset, 295);
+        // A crash (no close): drop the log and reopen.
+        drop(log);
+        let (log, report) = Log::open(&path, config, &shard).await.unwrap();
+        assert_eq!(report.log_start_offset, start);
+        assert_eq!(report.log_end_offset, 296);
+        assert_eq!(report.torn_tail, None, "{report:?}");
+        let r = log.read(295, 1 << 20).await.unwrap();
+        let (h, _, rest) = storage::batch::split_batch(&r.batches[0]).unwrap();
+        assert_eq!((h.base_offset, h.partition_leader_epoch), (295, 2));
+        assert!(rest.is_empty());
+        let r = log.read(start, 1).await.unwrap();
+        assert_eq!(
+            storage::batch::BatchHeader::parse(&r.batches[0])
+                .unwrap()
+                .base_offset,
+            start
+        );
+        log.close().await.unwrap();
+    });
 }
