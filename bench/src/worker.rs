@@ -442,7 +442,9 @@ async fn produce_inner(
     let mut generator = MessageGenerator::new(w, spec.index as u64 + 1);
     let mut pacer = w
         .producer_messages_per_sec()
-        .map(|rate| Pacer::new(control.now_ns(), rate));
+        // The schedule starts at the run's time zero, not when this producer
+        // got ready: its set-up time counts against it, like any delay.
+        .map(|rate| Pacer::new(0, rate));
     let mut value = Vec::with_capacity(w.message_size.bounds().1);
     let mut key_buf = String::new();
     // Unkeyed records stick to one partition for about a batch, like
