@@ -24,7 +24,12 @@ fn batch_for(seq: u64) -> Vec<u8> {
 fn sigkill_while_appending_keeps_acknowledged_batches() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("p0");
-    for round in 0..2 {
+    // STORAGE_SIGKILL_ROUNDS raises the number of kill/reopen rounds.
+    let rounds: usize = std::env::var("STORAGE_SIGKILL_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    for round in 0..rounds {
         let mut child = Command::new(env!("CARGO_BIN_EXE_storage-crash-writer"))
             .arg(&dir)
             .stdout(Stdio::piped())
