@@ -44,6 +44,11 @@ pub struct SimOptions {
     pub use_wire: bool,
     pub pre_vote: bool,
     pub check_quorum: bool,
+    /// Leaders send appends before persisting their own entries.
+    pub early_appends: bool,
+    /// Persisting a Ready takes up to this many steps (a slow disk widens
+    /// every window in which a crash loses state).
+    pub persist_steps_max: u64,
     /// Draw delays, tick speeds and the pre-vote/check-quorum switches from
     /// the seed, so the batch covers many timing regimes.
     pub vary: bool,
@@ -69,6 +74,8 @@ impl SimOptions {
             use_wire: true,
             pre_vote: true,
             check_quorum: true,
+            early_appends: false,
+            persist_steps_max: 2,
             vary: true,
         }
     }
@@ -93,6 +100,8 @@ impl SimOptions {
             use_wire: true,
             pre_vote: true,
             check_quorum: true,
+            early_appends: false,
+            persist_steps_max: 0,
             vary: false,
         }
     }
@@ -246,6 +255,8 @@ impl Sim {
             opts.delay_steps_max = rng.gen_range(1..=12);
             opts.pre_vote = rng.gen_bool(0.7);
             opts.check_quorum = rng.gen_bool(0.7);
+            opts.early_appends = rng.gen_bool(0.5);
+            opts.persist_steps_max = rng.gen_range(0..=8);
             tick_every_max = rng.gen_range(3..=6);
             opts.drop_per_mille = rng.gen_range(0..=200);
             opts.duplicate_per_mille = rng.gen_range(0..=60);
@@ -327,8 +338,8 @@ impl Sim {
     fn fail(&self, what: String) -> ! {
         let o = &self.opts;
         let regime = format!(
-            "delay<={} drop={}/1000 dup={}/1000 crash={}/1000 partition={}/1000 compact={} pre_vote={} check_quorum={}",
-            o.delay_steps_max, o.drop_per_mille, o.duplicate_per_mille, o.crash_per_mille, o.partition_per_mille, o.compact_after_entries, o.pre_vote, o.check_quorum
+            "delay<={} drop={}/1000 dup={}/1000 crash={}/1000 partition={}/1000 compact={} pre_vote={} check_quorum={} early_appends={} persist<={}",
+            o.delay_steps_max, o.drop_per_mille, o.duplicate_per_mille, o.crash_per_mille, o.partition_per_mille, o.compact_after_entries, o.pre_vote, o.check_quorum, o.early_appends, o.persist_steps_max
         );
         let tail: Vec<&String> = self
             .trace
@@ -569,16 +580,30 @@ impl Sim {
         let n = &mut self.nodes[i];
         let Some(raw) = &mut n.raw else { return };
         if n.pending.is_none() && raw.has_ready() {
-            let ready = raw.ready();
+            let mut ready = raw.ready();
             let delay = if self.faults_on {
-                self.rng.gen_range(0..=2)
+                self.rng.gen_range(0..=self.opts.persist_steps_max)
             } else {
                 0
             };
+            // Only leaders send appends, and they may send them while their
+            // own entries are still being persisted (see DESIGN.md).
+            let early: Vec<Message> = if self.opts.early_appends {
+                let (early, later) = ready
+                    .messages
+                    .into_iter()
+                    .partition(|m| matches!(m.body, consensus::MessageBody::Append { .. }));
+                ready.messages = later;
+                early
+            } else {
+                Vec::new()
+            };
+            let id = n.id;
             n.pending = Some(Pending {
                 ready,
                 done_at: now + delay,
             });
+            self.send_all(id, early);
             if delay == 0 {
                 self.handle_ready(i);
             }
@@ -780,7 +805,11 @@ impl Sim {
         }
         let total = self.nodes.len() as NodeId;
         if self.roll(self.opts.crash_per_mille) {
-            let id = self.rng.gen_range(1..=total);
+            // Half the crashes hit the leader, preferably with a Ready in
+            // flight: that is where losing unpersisted state is most likely
+            // to expose an ordering bug.
+            let leader = self.leader().filter(|_| self.rng.gen_bool(0.5));
+            let id = leader.unwrap_or_else(|| self.rng.gen_range(1..=total));
             let down = self.rng.gen_range(10..200);
             let now = self.now;
             let n = self.node(id);
