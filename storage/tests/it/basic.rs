@@ -66,3 +66,71 @@ fn append_read_reopen_in_memory() {
         log.close().await.unwrap();
     });
 }
+
+/// The segment file is exactly the stamped batches back to back, and the
+/// index files describe them; spelled out byte by byte.
+#[test]
+fn golden_segment_and_index_files() {
+    use storage::format::index::{decode_offset_index, decode_time_index, OffsetEntry, TimeEntry};
+    use storage::format::segment::{file_name, FileKind};
+    run_local(async {
+        let dir = MemDirectory::new();
+        let shard = ShardStorage::new(ShardStorageConfig::default());
+        let (log, _) = Log::open_in(Rc::new(dir.clone()), small_config(), &shard)
+            .await
+            .unwrap();
+        let a = make_batch(2, 10, 500, 1); // offsets 0..=1
+        let b = make_batch(3, 5000, 700, 2); // offsets 2..=4, past one index interval
+        let c = make_batch(1, 0, 600, 3); // offset 5, older timestamp
+        for x in [&a, &b, &c] {
+            log.append_durable(BytesMut::from(&x[..]), 9).await.unwrap();
+        }
+        log.close().await.unwrap();
+        let seg = dir.contents(&file_name(0, FileKind::Segment)).unwrap();
+        let mut expected = Vec::new();
+        for (x, base) in [(&a, 0i64), (&b, 2), (&c, 5)] {
+            let mut s = x.clone();
+            s[0..8].copy_from_slice(&base.to_be_bytes()); // base offset
+            s[12..16].copy_from_slice(&9i32.to_be_bytes()); // leader epoch = term
+            expected.extend_from_slice(&s);
+        }
+        assert_eq!(seg.len(), expected.len(), "sealed to its exact length");
+        assert!(seg == expected, "segment bytes differ");
+        let (meta, offsets) =
+            decode_offset_index(&dir.contents(&file_name(0, FileKind::OffsetIndex)).unwrap())
+                .unwrap();
+        assert_eq!(meta.covered_bytes, expected.len() as u64);
+        assert_eq!(meta.next_offset, 6);
+        assert_eq!((meta.max_timestamp, meta.max_timestamp_offset), (700, 2));
+        let c_pos = (a.len() + b.len()) as u32;
+        assert_eq!(
+            offsets,
+            vec![
+                OffsetEntry {
+                    relative_offset: 0,
+                    position: 0
+                },
+                OffsetEntry {
+                    relative_offset: 5,
+                    position: c_pos
+                },
+            ]
+        );
+        let (tmeta, times) =
+            decode_time_index(&dir.contents(&file_name(0, FileKind::TimeIndex)).unwrap()).unwrap();
+        assert_eq!(tmeta, meta);
+        assert_eq!(
+            times,
+            vec![
+                TimeEntry {
+                    timestamp: 500,
+                    relative_offset: 0
+                },
+                TimeEntry {
+                    timestamp: 700,
+                    relative_offset: 2
+                },
+            ]
+        );
+    });
+}
