@@ -41,13 +41,34 @@ pub fn encode_batch(records: &[GroupRecord], timestamp_ms: i64) -> Bytes {
     builder.build()
 }
 
-/// Splits `records` into batches that respect the per-batch bound.
+/// Splits `records` into batches of at most [`limits::RECORDS_PER_BATCH_MAX`]
+/// records and, unless one record alone is larger, about
+/// [`limits::GROUP_BATCH_BYTES_TARGET`] bytes, keeping their order.
 pub fn encode_batches(records: &[GroupRecord], timestamp_ms: i64) -> Vec<Bytes> {
-    records
-        .chunks(limits::RECORDS_PER_BATCH_MAX)
-        .map(|chunk| encode_batch(chunk, timestamp_ms))
-        .collect()
+    let mut batches = Vec::new();
+    let mut builder = BatchBuilder::new(timestamp_ms);
+    let mut bytes = 0usize;
+    for record in records {
+        let (key, value) = codec::encode(record);
+        let size = key.len() + value.as_ref().map_or(0, Vec::len) + RECORD_OVERHEAD_BYTES;
+        let full = builder.record_count() as usize >= limits::RECORDS_PER_BATCH_MAX
+            || bytes + size > limits::GROUP_BATCH_BYTES_TARGET;
+        if full && builder.record_count() > 0 {
+            batches.push(std::mem::replace(&mut builder, BatchBuilder::new(timestamp_ms)).build());
+            bytes = 0;
+        }
+        builder.push(timestamp_ms, Some(&key), value.as_deref(), &[]);
+        bytes += size;
+    }
+    if builder.record_count() > 0 {
+        batches.push(builder.build());
+    }
+    batches
 }
+
+/// Upper bound of a record's framing (length, attributes, deltas, key and
+/// value lengths, header count as varints).
+const RECORD_OVERHEAD_BYTES: usize = 32;
 
 /// Unpacks one whole batch (CRC verified) into its records.
 pub fn decode_batch(bytes: Bytes) -> Result<Vec<GroupRecord>, GroupBatchError> {
@@ -137,6 +158,42 @@ mod tests {
             decode_batch(builder.build()),
             Err(GroupBatchError::Codec(_))
         ));
+    }
+
+    #[test]
+    fn big_records_are_split_by_bytes_too() {
+        use crate::group::record::{GroupSnapshot, MemberSnapshot};
+        let big_group = |i: usize| GroupRecord::Group {
+            group_id: format!("g-{i}"),
+            value: Some(GroupSnapshot {
+                protocol_type: Some("consumer".into()),
+                generation: 1,
+                protocol_name: Some("range".into()),
+                leader: Some("m".into()),
+                state_timestamp_ms: 0,
+                members: vec![MemberSnapshot {
+                    member_id: "m".into(),
+                    group_instance_id: None,
+                    client_id: "c".into(),
+                    client_host: "h".into(),
+                    session_timeout_ms: 1,
+                    rebalance_timeout_ms: 1,
+                    subscription: Bytes::from(vec![7u8; 300_000]),
+                    assignment: Bytes::from(vec![9u8; 300_000]),
+                }],
+            }),
+        };
+        let records: Vec<GroupRecord> = (0..10).map(big_group).collect();
+        let batches = encode_batches(&records, 0);
+        assert!(batches.len() >= 5, "{} batches", batches.len());
+        for b in &batches {
+            assert!(b.len() <= limits::GROUP_BATCH_BYTES_TARGET + 700_000);
+        }
+        let decoded: Vec<GroupRecord> = batches
+            .into_iter()
+            .flat_map(|b| decode_batch(b).unwrap())
+            .collect();
+        assert_eq!(decoded, records);
     }
 
     #[test]

@@ -72,9 +72,9 @@ pub async fn run(shard: Rc<Shard>) {
     groups.run_timers().await;
 }
 
-/// `__consumer_offsets` keeps every record until compaction exists: time and
-/// size retention would drop live commits. Durability follows the broker's
-/// fsync policy.
+/// Durability of `__consumer_offsets` follows the broker's fsync policy.
+/// Retention is never by size (that could drop live commits); the service
+/// sets its own time retention, applied only behind a checkpoint.
 fn offsets_log_config(shard: &Shard) -> storage::LogConfig {
     let fsync = match shard.config.log.fsync {
         crate::config::FsyncPolicy::Always => storage::FsyncPolicy::Always,

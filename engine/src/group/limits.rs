@@ -37,6 +37,12 @@ pub const OFFSET_METADATA_BYTES_DEFAULT: usize = 4_096;
 /// stays well below the log's batch size limit.
 pub const RECORDS_PER_BATCH_MAX: usize = 1_000;
 
+/// Bytes of group records one batch aims at. Well below the log's batch
+/// limit (`storage::limits::BATCH_BYTES_MAX`), so that a checkpoint of many
+/// large group snapshots becomes many batches, never one the log refuses.
+pub const GROUP_BATCH_BYTES_TARGET: usize = 1 << 20;
+const _: () = assert!(GROUP_BATCH_BYTES_TARGET * 4 <= storage::limits::BATCH_BYTES_MAX);
+
 /// Groups whose deadlines one tick processes. Bounds the latency of a tick;
 /// the rest are handled by the next tick, which is due at once.
 pub const EXPIRED_GROUPS_PER_TICK_MAX: usize = 1_024;
