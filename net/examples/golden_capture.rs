@@ -20,8 +20,8 @@ use bytes::{Bytes, BytesMut};
 use net::msg::*;
 use net::records::{batches, validate_produced};
 use net::{
-    decode_request, encode_any_response, encode_api_versions_fallback, FrameDecoder, Request,
-    RequestError, Response,
+    decode_request_lenient, encode_any_response, encode_api_versions_fallback, FrameDecoder,
+    Request, RequestError, Response,
 };
 
 #[derive(Default)]
@@ -73,8 +73,12 @@ fn serve(fixture: &Fixture, mut stream: TcpStream) -> std::io::Result<()> {
     loop {
         while let Some(frame) = frames.decode(&mut buf).map_err(std::io::Error::other)? {
             let raw = frame.clone();
-            let reply = match decode_request(frame) {
-                Ok((header, request)) => {
+            // Lenient like the broker: some clients put bytes after a body.
+            let reply = match decode_request_lenient(frame) {
+                Ok((header, request, ignored)) => {
+                    if ignored > 0 {
+                        fixture.save_trailing(header.api_key, header.api_version, &raw);
+                    }
                     fixture.save(header.api_key.code(), header.api_version, &raw);
                     let response = fixture.answer(&request);
                     encode_any_response(header.correlation_id, header.api_version, &response)
@@ -106,6 +110,21 @@ impl Fixture {
             let path = self
                 .out_dir
                 .join(format!("{}-{}-v{}.bin", self.prefix, name, api_version));
+            std::fs::write(path, frame).expect("write golden frame");
+        }
+    }
+
+    /// Keeps the first frame per API and version that had bytes after its
+    /// body (a client quirk the broker tolerates, as Kafka does).
+    fn save_trailing(&self, api_key: net::ApiKey, api_version: i16, frame: &Bytes) {
+        let mut state = self.state.lock().unwrap();
+        if state.saved.insert((-1 - api_key.code(), api_version)) {
+            let path = self.out_dir.join(format!(
+                "{}-{}-v{}.trailing",
+                self.prefix,
+                api_key.name(),
+                api_version
+            ));
             std::fs::write(path, frame).expect("write golden frame");
         }
     }

@@ -15,6 +15,15 @@ fuzz_target!(|data: &[u8]| {
             net::decode_request(again.slice(4..)).expect("re-encoded request decodes");
         assert_eq!((header2, request2), (header, request));
     }
+    // The broker's lenient variant accepts a superset and must agree on it.
+    if let Ok((header, request, _ignored)) =
+        net::decode_request_lenient(bytes::Bytes::copy_from_slice(data))
+    {
+        let again = net::encode_request_enum(&header, &request).to_bytes();
+        let (header2, request2) =
+            net::decode_request(again.slice(4..)).expect("re-encoded request decodes");
+        assert_eq!((header2, request2), (header, request));
+    }
     // ...and as a byte stream of size-prefixed frames.
     let frames = net::FrameDecoder::new(1 << 20);
     let mut buf = BytesMut::from(data);

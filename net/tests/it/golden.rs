@@ -201,3 +201,27 @@ fn join_group_offers_consumer_protocols() {
         assert!(r.protocols[0].metadata.windows(6).any(|w| w == b"golden"));
     }
 }
+
+/// librdkafka 2.16's unfiltered Metadata v12 request (AdminClient
+/// `list_topics()`) carries 3 bytes after a complete body. Kafka's broker
+/// reads the body and ignores the rest; `decode_request` refuses them and
+/// `decode_request_lenient` (what the broker uses) reports and skips them.
+#[test]
+fn trailing_bytes_from_librdkafka_metadata_v12() {
+    let frame = load("confluent-kafka-admin-Metadata-v12.trailing");
+    assert!(matches!(
+        decode_request(frame.clone()),
+        Err(net::RequestError::Malformed {
+            error: net::DecodeError::TrailingBytes(3),
+            ..
+        })
+    ));
+    let (header, request, ignored) = net::decode_request_lenient(frame).unwrap();
+    assert_eq!(ignored, 3);
+    assert_eq!((header.api_key, header.api_version), (ApiKey::Metadata, 12));
+    assert_eq!(header.client_id.as_deref(), Some("rdkafka"));
+    let Request::Metadata(r) = request else {
+        panic!()
+    };
+    assert_eq!(r.topics, None, "null topics: all of them");
+}
