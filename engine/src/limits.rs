@@ -63,6 +63,10 @@ pub const SHUTDOWN_POLL_MS: u64 = 50;
 /// How long shutdown waits for in-flight requests before closing anyway.
 pub const SHUTDOWN_DRAIN_MS: u64 = 10_000;
 
+/// Offsets at the end of a partition replayed at start-up to rebuild its
+/// idempotent-producer state: a million 1 KiB records is about 1 GB of
+/// headers to walk, a bounded start-up cost per partition.
+pub const PRODUCER_STATE_REBUILD_OFFSETS: i64 = 1_000_000;
 /// Bytes read per step when rebuilding producer state from the log at start-up.
 pub const PRODUCER_STATE_READ_BYTES: usize = 4 << 20;
 /// Batches in one partition entry of a Produce request. Clients send one;

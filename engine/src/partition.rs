@@ -156,9 +156,18 @@ impl Partition {
     }
 
     /// Replays the headers of every readable batch into the producer table.
+    /// Only the newest [`limits::PRODUCER_STATE_REBUILD_OFFSETS`] offsets
+    /// are replayed, so that opening a huge log stays fast; a producer whose
+    /// last batch is older is treated as unknown (any sequence accepted), as
+    /// Kafka does for producers whose state retention removed.
+    ///
+    /// [`limits::PRODUCER_STATE_REBUILD_OFFSETS`]: crate::limits::PRODUCER_STATE_REBUILD_OFFSETS
     async fn rebuild_producer_state(&self) -> Result<(), StorageError> {
-        let mut offset = self.log.log_start_offset();
         let end = self.log.high_watermark();
+        let mut offset = self
+            .log
+            .log_start_offset()
+            .max(end - crate::limits::PRODUCER_STATE_REBUILD_OFFSETS);
         while offset < end {
             let read = self
                 .log
