@@ -331,6 +331,14 @@ pub fn format_table(s: &RunSummary) -> String {
         )
         .unwrap();
     }
+    if s.latency.is_empty() && c.acked_messages > 0 {
+        writeln!(
+            out,
+            "(no latency measured: the run ended within its {} s warm-up; try --warmup 0)",
+            w.warmup_secs
+        )
+        .unwrap();
+    }
     if !c.errors.is_empty() {
         writeln!(out, "\nerrors:").unwrap();
         for (name, n) in &c.errors {
