@@ -542,18 +542,15 @@ impl Sim {
             // Compact now and then, so lagging nodes need snapshots.
             if n.sm.applied >= raw.store().first_index() + self.opts.compact_after_entries {
                 let conf = raw.applied_conf().clone();
-                let keep = self.opts.compact_after_entries / 2;
                 let (index, data) = (n.sm.applied, n.sm.encode());
                 raw.store_mut().create_snapshot(index, conf, data);
-                let _ = keep;
             }
-            let role = raw.status().role;
             let term = raw.status().term;
             for (index, term, data, prev) in persisted {
                 self.check_persisted(id, index, term, data, prev);
             }
             for (e, hash) in applied {
-                self.check_applied(id, role, term, &e, hash);
+                self.check_applied(id, &e, hash);
             }
             // 4: send (after persisting; the order between send and apply
             // is free).
@@ -632,7 +629,7 @@ impl Sim {
         }
     }
 
-    fn check_applied(&mut self, id: NodeId, _role: Role, _term: Term, e: &Entry, hash: u64) {
+    fn check_applied(&mut self, id: NodeId, e: &Entry, hash: u64) {
         match self.checker.applied.get(&e.index) {
             None => {
                 self.checker
