@@ -78,7 +78,24 @@ impl Consumer {
         }
         let mut out = Vec::new();
         for (_, parts) in by_leader {
-            self.fetch_from(&parts, &mut out).await?;
+            if let Err(e) = self.fetch_from(&parts, &mut out).await {
+                if e.is_retriable() {
+                    // A moved leader or a restarted broker: the next poll
+                    // routes by fresh metadata. A failed refresh shows up
+                    // again as the next poll's error.
+                    let mut topics: Vec<String> =
+                        parts.iter().map(|(t, _, _)| t.to_string()).collect();
+                    topics.dedup();
+                    let _ = self.client.refresh_metadata(&topics).await;
+                }
+                // Records already read from other leaders have advanced
+                // their positions: hand them out; a lasting error comes
+                // back on the next poll.
+                if !out.is_empty() {
+                    return Ok(out);
+                }
+                return Err(e);
+            }
         }
         Ok(out)
     }
