@@ -107,14 +107,15 @@ pub fn validate_topic_config(key: &str, value: &str) -> Result<String, TopicErro
             Ok(v) if v >= 1 << 20 => Ok(v.to_string()),
             _ => bad(),
         },
-        "segment.ms" | "max.message.bytes" | "min.insync.replicas" => match value.parse::<i64>() {
+        "segment.ms" | "max.message.bytes" => match value.parse::<i64>() {
             Ok(v) if v >= 1 => Ok(v.to_string()),
             _ => bad(),
         },
+        // Accepted only where this single-node broker honours them exactly:
+        // one replica, deletion-based retention, producer timestamps.
+        "min.insync.replicas" if value == "1" => Ok(value.to_string()),
         "cleanup.policy" if value == "delete" => Ok(value.to_string()),
-        "message.timestamp.type" if value == "CreateTime" || value == "LogAppendTime" => {
-            Ok(value.to_string())
-        }
+        "message.timestamp.type" if value == "CreateTime" => Ok(value.to_string()),
         _ => bad(),
     }
 }
@@ -232,6 +233,20 @@ mod tests {
             cat.check_new_topic("t", 1, 1, &bad),
             Err(TopicError::InvalidConfig(_))
         ));
+        for (key, value) in [
+            ("min.insync.replicas", "2"),
+            ("message.timestamp.type", "LogAppendTime"),
+            ("cleanup.policy", "compact"),
+        ] {
+            let unsupported = vec![(key.to_string(), value.to_string())];
+            assert!(
+                matches!(
+                    cat.check_new_topic("t", 1, 1, &unsupported),
+                    Err(TopicError::InvalidConfig(_))
+                ),
+                "{key}={value}"
+            );
+        }
         let unknown = vec![("compression.level".to_string(), "1".to_string())];
         assert!(matches!(
             cat.check_new_topic("t", 1, 1, &unknown),

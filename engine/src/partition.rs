@@ -26,6 +26,9 @@ pub struct Partition {
     pub topic: String,
     pub index: i32,
     pub log: Log,
+    /// Largest batch accepted: the broker's limit, or the topic's
+    /// `max.message.bytes` if lower.
+    batch_bytes_max: usize,
     producers: RefCell<ProducerTable>,
     /// Held from the sequence check until the log has assigned offsets, so
     /// that pipelined batches of one producer are checked in order against
@@ -148,6 +151,13 @@ impl Partition {
             topic: topic.to_string(),
             index,
             log,
+            batch_bytes_max: meta
+                .configs
+                .get("max.message.bytes")
+                .and_then(|v| v.parse::<usize>().ok())
+                .map_or(shard.config.server.batch_bytes_max, |topic| {
+                    topic.min(shard.config.server.batch_bytes_max)
+                }),
             producers: RefCell::new(ProducerTable::default()),
             append_gate: glommio::sync::Semaphore::new(1),
         });
@@ -203,13 +213,8 @@ impl Partition {
 
     /// Appends the batches of one Produce partition entry. With `durable`,
     /// returns only once they are acknowledged under the fsync policy.
-    pub async fn produce(
-        &self,
-        records: Bytes,
-        durable: bool,
-        batch_bytes_max: usize,
-    ) -> Result<Appended, ErrorCode> {
-        let headers = match check_batches(&records, batch_bytes_max) {
+    pub async fn produce(&self, records: Bytes, durable: bool) -> Result<Appended, ErrorCode> {
+        let headers = match check_batches(&records, self.batch_bytes_max) {
             Ok(h) => h,
             Err(code) => return Err(code),
         };

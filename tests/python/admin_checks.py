@@ -28,6 +28,7 @@ def describe(kind, name):
 if mode == "create":
     assert create(NewTopic("configured", 3, 1, config={"retention.ms": "3600000", "cleanup.policy": "delete"})) is None
     assert create(NewTopic("configured", 3, 1)) == KafkaError.TOPIC_ALREADY_EXISTS
+    assert create(NewTopic("small-batches", 1, 1, config={"max.message.bytes": "1500"})) is None
     assert create(NewTopic("bad name!", 1, 1)) == KafkaError.TOPIC_EXCEPTION
     assert create(NewTopic("too-many-replicas", 1, 3)) == KafkaError.INVALID_REPLICATION_FACTOR
     assert create(NewTopic("bad-config", 1, 1, config={"retention.ms": "soon"})) == KafkaError.INVALID_CONFIG

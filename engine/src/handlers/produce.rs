@@ -138,7 +138,6 @@ type PartResult = ((usize, usize), Result<Appended, ErrorCode>);
 /// Runs on the owner shard: appends each partition's batches. Partitions are
 /// appended concurrently so they share the shard's group commit.
 async fn produce_on_owner(shard: Rc<Shard>, parts: Vec<Part>, durable: bool) -> Vec<PartResult> {
-    let batch_bytes_max = shard.config.server.batch_bytes_max;
     let tasks: Vec<_> = parts
         .into_iter()
         .map(|part| {
@@ -147,7 +146,7 @@ async fn produce_on_owner(shard: Rc<Shard>, parts: Vec<Part>, durable: bool) -> 
                 let result = match (partition, part.records) {
                     (None, _) => Err(ErrorCode::UnknownTopicOrPartition),
                     (Some(_), None) => Err(ErrorCode::CorruptMessage),
-                    (Some(partition), Some(records)) => partition.produce(records, durable, batch_bytes_max).await,
+                    (Some(partition), Some(records)) => partition.produce(records, durable).await,
                 };
                 if let Err(code) = result {
                     tracing::debug!(topic = %part.topic, partition = part.index, %code, "produce refused");

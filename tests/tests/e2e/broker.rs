@@ -507,6 +507,16 @@ fn admin_validation_and_configs_survive_restart() {
     let mut broker = Broker::start(BrokerOptions::default());
     let out = python("admin_checks.py", &[&broker.bootstrap(), "create"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: admin create"));
+    // The topic's max.message.bytes is enforced.
+    let mut conn = raw::Connection::open(broker.addr);
+    let big = vec![b'x'; 3000];
+    let too_big = raw::record_batch(-1, -1, -1, &[&big]);
+    assert_eq!(conn.produce("small-batches", &too_big).0, MESSAGE_TOO_LARGE);
+    assert_eq!(
+        conn.produce("small-batches", &raw::record_batch(-1, -1, -1, &[b"ok"])),
+        (NONE, 0)
+    );
+    drop(conn);
     broker.stop();
     broker.restart();
     let out = python("admin_checks.py", &[&broker.bootstrap(), "check"]);
