@@ -89,9 +89,9 @@ impl Consumer {
                     let _ = self.client.refresh_metadata(&topics).await;
                 }
                 // Records already read from other leaders have advanced
-                // their positions: hand them out; a lasting error comes
-                // back on the next poll.
-                if !out.is_empty() {
+                // their positions: hand them out; a lasting (retriable)
+                // error comes back on the next poll.
+                if e.is_retriable() && !out.is_empty() {
                     return Ok(out);
                 }
                 return Err(e);
