@@ -436,7 +436,8 @@ impl Config {
             "server.batch_bytes_max",
             server.batch_bytes_max as u64,
             1024,
-            server.frame_bytes_max as u64,
+            // A batch must fit in a frame and in what the log accepts.
+            server.frame_bytes_max.min(storage::limits::BATCH_BYTES_MAX) as u64,
         )?;
         check_range(
             "server.connections_per_shard_max",
@@ -652,6 +653,10 @@ mod tests {
             ("[[shards.core]]\ncpu = 9", "shards.core.cpu"),
             ("listen = \"nonsense\"", "listen"),
             ("[server]\nframe_bytes_max = 1", "server.frame_bytes_max"),
+            (
+                "[server]\nbatch_bytes_max = 104857600",
+                "server.batch_bytes_max",
+            ),
             ("[server]\nunknown_limit = 1", "unknown_limit"),
         ];
         for (text, key) in cases {

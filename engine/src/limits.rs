@@ -74,3 +74,14 @@ pub const PRODUCER_STATE_READ_BYTES: usize = 4 << 20;
 pub const BATCHES_PER_PRODUCE_PARTITION_MAX: usize = 1024;
 /// How often each shard applies retention to its partitions.
 pub const RETENTION_CHECK_MS: u64 = 60_000;
+
+// Relations the defaults must keep (checked when compiling).
+const _: () = assert!(REQUEST_MEMORY_PER_SHARD_DEFAULT_BYTES >= FRAME_BYTES_MAX_DEFAULT);
+const _: () = assert!(FRAME_BYTES_MAX_DEFAULT <= FRAME_BYTES_MAX_CEILING);
+const _: () = assert!(BATCH_BYTES_MAX_DEFAULT <= FRAME_BYTES_MAX_DEFAULT);
+const _: () = assert!(BATCH_BYTES_MAX_DEFAULT <= storage::limits::BATCH_BYTES_MAX);
+const _: () = assert!(
+    IN_FLIGHT_REQUESTS_PER_CONNECTION_MAX_DEFAULT <= IN_FLIGHT_REQUESTS_PER_CONNECTION_CEILING
+);
+const _: () = assert!(IO_MEMORY_PER_SHARD_DEFAULT_BYTES >= IO_MEMORY_PER_SHARD_MIN_BYTES);
+const _: () = assert!(FRAME_BYTES_MAX_CEILING <= net::limits::FRAME_BYTES_MAX_CEILING);
