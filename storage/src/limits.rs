@@ -34,6 +34,10 @@ pub const PREALLOCATE_STEP_BYTES: u64 = 32 << 20;
 /// rebuild: big enough for sequential bandwidth, small enough to bound memory.
 pub const SCAN_READ_BYTES: usize = 1 << 20;
 
+/// Largest read of a scan, reached when batches are large (reads grow to
+/// four batches so that few bytes straddle two reads and are read twice).
+pub const SCAN_READ_BYTES_MAX: usize = 2 * BATCH_BYTES_MAX;
+
 /// After this many durable bytes in the active segment, its indexes are
 /// checkpointed, so recovery after a crash scans at most this much (plus the
 /// bytes written since) instead of the whole segment.

@@ -277,10 +277,15 @@ async fn scan_into(
         pos += used as u64;
         debug_assert_eq!(pos, seg.size_bytes);
         match stop {
-            ScanStop::End => want = limits::SCAN_READ_BYTES,
+            ScanStop::End => {}
             ScanStop::Incomplete { needed } if !at_eof => {
-                // The batch straddles the read: read again from its start.
-                want = needed.unwrap_or(0).max(limits::SCAN_READ_BYTES);
+                // The batch straddles the read: read again from its start,
+                // and read several such batches at a time from now on, so
+                // that few bytes are read twice.
+                want = want
+                    .max(needed.unwrap_or(0).saturating_mul(4))
+                    .min(limits::SCAN_READ_BYTES_MAX)
+                    .max(needed.unwrap_or(0));
             }
             ScanStop::Incomplete { .. } => {
                 return Ok(Some((pos, "batch cut short by the end of the file".into())))

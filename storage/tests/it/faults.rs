@@ -412,3 +412,48 @@ fn index_covering_more_than_the_segment_is_replaced() {
         log.close().await.unwrap();
     });
 }
+
+/// Recovery after a crash reads only the active segment's bytes after its
+/// last index checkpoint, never the sealed segments: a big log opens
+/// without being read.
+#[test]
+fn crash_recovery_scans_only_after_the_checkpoint() {
+    run_local(async {
+        let dir = MemDirectory::new();
+        let cfg = LogConfig {
+            segment_bytes_max: 24 << 20,
+            ..config(FsyncPolicy::Always)
+        };
+        let (log, _) = open(&dir, &cfg).await;
+        let mut infos = Vec::new();
+        for i in 0..60 {
+            let b = make_batch(4, 1 << 20, i, i as u64);
+            infos.push(log.append(BytesMut::from(&b[..]), 1).await.unwrap());
+        }
+        log.sync().await.unwrap();
+        let total = log.size_bytes();
+        assert!(log.segment_count() >= 3);
+        drop(log); // crash: no clean close
+        dir.crash(1);
+        let (log, report) = open(&dir, &cfg).await;
+        assert_eq!(report.log_end_offset, 240);
+        assert!(
+            report.scanned_bytes < storage::limits::INDEX_CHECKPOINT_BYTES + (4 << 20),
+            "scanned {} of {total} bytes: {report:?}",
+            report.scanned_bytes
+        );
+        // Only the active segment, which had no checkpoint yet, was read.
+        let active_base: i64 = dir
+            .file_names()
+            .iter()
+            .filter_map(|n| n.strip_suffix(".log"))
+            .map(|d| d.parse().unwrap())
+            .max()
+            .unwrap();
+        assert!(
+            report.rebuilt_indexes.iter().all(|&b| b >= active_base),
+            "{report:?}"
+        );
+        log.close().await.unwrap();
+    });
+}
