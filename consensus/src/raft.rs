@@ -422,7 +422,7 @@ impl<S: Storage> Raft<S> {
             .iter()
             .filter(|(id, g)| !*g && self.conf.is_voter(*id))
             .count();
-        rejected > self.conf.voters.len() - self.conf.quorum()
+        rejected > self.conf.voters.len().saturating_sub(self.conf.quorum())
     }
 
     fn record_vote(&mut self, from: NodeId, granted: bool) {
