@@ -427,6 +427,13 @@ impl Group {
         }
         let new_member_id = env.ids.generate(&join.client_id);
         let instance_id = join.group_instance_id.clone().expect("static join");
+        tracing::info!(
+            group = %self.id,
+            instance = %instance_id,
+            old = %old_member_id,
+            new = %new_member_id,
+            "static member rejoined; old member id fenced"
+        );
         member.member_id = new_member_id.clone();
         member.protocols = join.protocols;
         member.session_timeout_ms = join.session_timeout_ms as u64;
@@ -548,6 +555,7 @@ impl Group {
         if self.members.is_empty() {
             self.protocol_name = None;
             self.leader = None;
+            tracing::info!(group = %self.id, generation = self.generation, "group is empty");
             self.transition(GroupState::Empty, env.now_ms);
             self.persist_snapshot(env);
             return;
@@ -566,6 +574,14 @@ impl Group {
         }
         self.transition(GroupState::CompletingRebalance, env.now_ms);
         self.rebalance_deadline_ms = Some(env.now_ms + self.max_rebalance_timeout_ms());
+        tracing::info!(
+            group = %self.id,
+            generation = self.generation,
+            members = self.members.len(),
+            protocol = self.protocol_name.as_deref().unwrap_or(""),
+            leader = self.leader.as_deref().unwrap_or(""),
+            "group joined a new generation"
+        );
         let mut answered: Vec<(u64, RequestId, String)> = Vec::with_capacity(self.members.len());
         for member in self.members.values_mut() {
             let request = member.awaiting_join.take().expect("all members joined");
@@ -841,6 +857,7 @@ impl Group {
                 .get(&member_id)
                 .is_some_and(|m| m.session_expired(now))
             {
+                tracing::info!(group = %self.id, member = %member_id, "member session expired");
                 self.remove_member(env, &member_id, ErrorCode::UnknownMemberId);
             }
         }
