@@ -652,6 +652,8 @@ mod tests {
             ("[shards]\ncores = 0", "shards.cores"),
             ("[[shards.core]]\ncpu = 9", "shards.core.cpu"),
             ("listen = \"nonsense\"", "listen"),
+            ("listen = \"0.0.0.0:9092\"", "advertise"),
+            ("advertise = \"host-without-port\"", "advertise"),
             ("[server]\nframe_bytes_max = 1", "server.frame_bytes_max"),
             (
                 "[server]\nbatch_bytes_max = 104857600",
