@@ -438,4 +438,58 @@ mod tests {
         let produce_counts = produce;
         assert_eq!(produce_counts, [(0, 1000), (1, 1100), (2, 1200)]);
     }
+
+    #[test]
+    fn table_shows_outcome_rates_percentiles_and_shortfalls() {
+        let mut l = Latencies::default();
+        for v in 1..=1000u64 {
+            l.record(Metric::Produce, v * 10); // 0.01 .. 10 ms
+        }
+        let mut s = RunSummary {
+            label: "t".into(),
+            target: "host:1".into(),
+            workload: Workload {
+                rate: Some(crate::workload::Rate::MessagesPerSec(100.0)),
+                ..Default::default()
+            },
+            open_loop: true,
+            outcome: Outcome::Stalled("no message acknowledged".into()),
+            started_unix_ms: 0,
+            measured_secs: 10.0,
+            counts: Counts {
+                sent_messages: 1000,
+                acked_messages: 1000,
+                missed_messages: 7,
+                ..Default::default()
+            },
+            measured_counts: Counts::default(),
+            throughput: Throughput {
+                produce_messages_per_sec: 100.0,
+                produce_mb_per_sec: 0.1,
+                ..Default::default()
+            },
+            latency: Default::default(),
+            curves: Default::default(),
+            clamped_samples: 0,
+            intervals: vec![],
+            files: vec![],
+        };
+        s.fill_latency(&l);
+        let t = format_table(&s);
+        assert!(t.contains("open loop at 100msg/s"), "{t}");
+        assert!(t.contains("STALLED: no message acknowledged"), "{t}");
+        assert!(t.contains("never sent: 7"), "{t}");
+        let row: Vec<&str> = t
+            .lines()
+            .find(|l| l.starts_with("produce "))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        // The k-th percentile of 10, 20, ... 10 000 us is ~k * 100 us, shown
+        // as the top of its 3-significant-digit bucket in ms.
+        assert_eq!(
+            row,
+            ["produce", "5.003", "9.007", "9.903", "9.991", "10.007", "10.007", "5.006", "1000"]
+        );
+    }
 }
