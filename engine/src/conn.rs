@@ -119,10 +119,10 @@ async fn serve(shard: &Rc<Shard>, stream: TcpStream, addr: Option<SocketAddr>) {
         })
     };
 
-    let mut peer = Peer {
+    let mut peer = Rc::new(Peer {
         addr,
         client_id: None,
-    };
+    });
     read_loop(shard, &stream, &mut peer, &to_writer, &failed).await;
     drop(to_writer);
     let _ = writer.await;
@@ -131,7 +131,7 @@ async fn serve(shard: &Rc<Shard>, stream: TcpStream, addr: Option<SocketAddr>) {
 async fn read_loop(
     shard: &Rc<Shard>,
     stream: &Rc<RefCell<TcpStream>>,
-    peer: &mut Peer,
+    peer: &mut Rc<Peer>,
     to_writer: &local_channel::LocalSender<Pending>,
     failed: &Rc<Cell<bool>>,
 ) {
@@ -179,8 +179,12 @@ async fn read_loop(
                 if ignored_bytes > 0 {
                     tracing::debug!(peer = ?peer.addr, api = ?header.api_key, version = header.api_version, ignored_bytes, "bytes after the request body ignored");
                 }
-                if peer.client_id.is_none() {
-                    peer.client_id = header.client_id.clone();
+                if peer.client_id.is_none() && header.client_id.is_some() {
+                    // Once per connection; every request shares the Rc.
+                    *peer = Rc::new(Peer {
+                        addr: peer.addr,
+                        client_id: header.client_id.clone(),
+                    });
                 }
                 let shard = shard.clone();
                 let peer = peer.clone();
