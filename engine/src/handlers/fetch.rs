@@ -192,7 +192,14 @@ async fn read_on_owner(
         };
         let read = match result {
             Ok(Some(r)) => {
-                let records = join(r.batches);
+                let mut batches = r.batches;
+                // Only the response's first batch may exceed the budgets
+                // (storage returns one whole batch whatever it is asked);
+                // later partitions get theirs in the next fetch.
+                if any_data && batches.iter().map(Bytes::len).sum::<usize>() > want {
+                    batches.clear();
+                }
+                let records = join(batches);
                 left = left.saturating_sub(records.len());
                 any_data |= !records.is_empty();
                 Read {
