@@ -61,21 +61,35 @@ class Member(threading.Thread):
                 self.committed.set()
 
 
+producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+# The members' first assignment must see the new topic's partitions (a leader
+# that assigned without them rejoins by itself later, a path on which
+# kafka-python 3.0.12 sometimes never re-enables its heartbeat).
+deadline = time.time() + 30
+while len(producer.partitions_for(topic) or ()) != PARTITIONS:
+    assert time.time() < deadline, "no metadata for the new topic"
+    time.sleep(0.05)
+
 seen = {}  # (partition, offset) -> member name
 lock = threading.Lock()
 member_a = Member("a", seen, lock)
-member_b = Member("b", seen, lock)
-a, b = member_a.consumer, member_b.consumer
+a = member_a.consumer
 member_a.start()
+deadline = time.time() + 60
+while len(a.assignment()) != PARTITIONS:
+    assert time.time() < deadline, a.assignment()
+    time.sleep(0.05)
+# The second member joins a stable group: the first hears of the rebalance
+# through its heartbeat and rejoins. Both settle before anything is produced,
+# so that each partition is read by the member the assignment gave it to.
+member_b = Member("b", seen, lock)
+b = member_b.consumer
 member_b.start()
-# Both members join and settle before anything is produced, so that each
-# partition is read by the member the roundrobin assignment gave it to.
 deadline = time.time() + 60
 while len(a.assignment()) != 2 or len(b.assignment()) != 2:
     assert time.time() < deadline, (a.assignment(), b.assignment())
     time.sleep(0.05)
 
-producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
 for i in range(total):
     producer.send(topic, value=f"m-{i}".encode(), partition=i % PARTITIONS)
 producer.flush()
