@@ -272,7 +272,13 @@ impl Partition {
         let records = records
             .try_into_mut()
             .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-        let info = self.log.append(records, LEADER_EPOCH).await.map_err(|e| {
+        // `check_batches` verified every batch's CRC above; computing it a
+        // second time in the log cost ~10% of a produce's CPU.
+        let info = self
+            .log
+            .append_crc_verified(records, LEADER_EPOCH)
+            .await
+            .map_err(|e| {
             tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "append failed");
             storage_error_code(&e)
         })?;
