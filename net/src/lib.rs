@@ -35,7 +35,8 @@ pub use api::{
 pub use codec::{DecodeError, Uuid};
 pub use error::ErrorCode;
 pub use frame::{
-    decode_any_response, decode_request, decode_request_lenient, decode_response, encode_any_response,
-    encode_api_versions_fallback, encode_request, encode_request_enum, encode_response,
-    EncodedFrame, FrameDecoder, FrameError, RequestError, RequestHeader, ResponseHeader,
+    decode_any_response, decode_request, decode_request_lenient, decode_response,
+    encode_any_response, encode_api_versions_fallback, encode_request, encode_request_enum,
+    encode_response, EncodedFrame, FrameDecoder, FrameError, RequestError, RequestHeader,
+    ResponseHeader,
 };
