@@ -22,9 +22,9 @@ use glommio::net::{TcpListener, TcpStream};
 use net::{EncodedFrame, FrameDecoder, RequestError};
 
 use crate::handlers;
-use crate::notify::Signal;
 use crate::recv::RecvBuffer;
 use crate::shard::Shard;
+use storage::notify::Signal;
 
 /// Bytes asked of the socket per read when no large frame is pending.
 const READ_CHUNK_BYTES: usize = 64 << 10;

@@ -17,7 +17,6 @@ pub mod handlers;
 pub mod limits;
 pub mod memlock;
 pub mod mesh;
-pub mod notify;
 pub mod partition;
 pub mod placement;
 pub mod producer;

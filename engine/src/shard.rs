@@ -29,7 +29,7 @@ pub struct Shard {
     pub stopping: Cell<bool>,
     pub partitions: crate::partition::Partitions,
     /// Woken when the shard starts stopping, so idle connections notice.
-    pub stop_signal: crate::notify::Signal,
+    pub stop_signal: storage::notify::Signal,
     /// Serialises catalogue changes (used on the catalogue shard only).
     pub catalogue_lock: glommio::sync::Semaphore,
     /// Next producer id to hand out (used on the catalogue shard only).

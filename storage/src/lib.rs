@@ -20,7 +20,7 @@ pub mod format;
 pub mod io;
 pub mod limits;
 pub mod log;
-mod notify;
+pub mod notify;
 pub mod testing;
 
 pub use cache::ShardStorage;

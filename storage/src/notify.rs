@@ -1,6 +1,8 @@
 //! A single-threaded "something changed" signal: waiters register a waker and
 //! are all woken by the next `notify_all`. Used for durability waits, long
-//! polls, back-pressure and waking the writer and syncer.
+//! polls, back-pressure and waking the writer and syncer; public because the
+//! engine uses the same primitive for its own shard-local signals (shutdown,
+//! new-data wake-ups) instead of keeping a copy.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -9,7 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 #[derive(Default)]
-pub(crate) struct Signal {
+pub struct Signal {
     generation: Cell<u64>,
     next_id: Cell<u64>,
     // One entry per live `Notified` future, removed when it completes or is
@@ -36,7 +38,7 @@ impl Signal {
     }
 }
 
-pub(crate) struct Notified<'a> {
+pub struct Notified<'a> {
     signal: &'a Signal,
     generation: u64,
     id: Option<u64>,
