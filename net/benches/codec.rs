@@ -67,7 +67,7 @@ fn fetch_response(batches: &[Bytes]) -> FetchResponse {
                     high_watermark: 1_000,
                     last_stable_offset: 1_000,
                     log_start_offset: 0,
-                    records: Some(b.clone()),
+                    records: Some(b.clone().into()),
                     ..Default::default()
                 })
                 .collect(),

@@ -21,7 +21,7 @@ use net::msg::*;
 use net::records::{batches, validate_produced};
 use net::{
     decode_request_lenient, encode_any_response, encode_api_versions_fallback, FrameDecoder,
-    Request, RequestError, Response,
+    RecordSet, Request, RequestError, Response,
 };
 
 #[derive(Default)]
@@ -260,18 +260,18 @@ impl Fixture {
                                 .partitions
                                 .iter()
                                 .map(|p| {
-                                    let data: Vec<u8> = log
+                                    let batches: Vec<Bytes> = log
                                         .into_iter()
                                         .flatten()
                                         .filter(|b| last_offset(b) >= p.fetch_offset)
-                                        .flat_map(|b| b.to_vec())
+                                        .cloned()
                                         .collect();
                                     fetch_response::PartitionData {
                                         partition_index: p.partition,
                                         high_watermark: end,
                                         last_stable_offset: end,
                                         log_start_offset: 0,
-                                        records: Some(Bytes::from(data)),
+                                        records: Some(RecordSet::from_chunks(batches)),
                                         ..Default::default()
                                     }
                                 })

@@ -435,6 +435,12 @@ impl Encoder {
         }
     }
 
+    /// Length prefix of a bytes field whose `len` bytes the caller appends
+    /// next (possibly as several shared chunks); `None` writes null.
+    pub fn bytes_len(&mut self, layout: Layout, len: Option<usize>) {
+        self.length(layout, true, len);
+    }
+
     pub fn array_len(&mut self, layout: Layout, len: Option<usize>) {
         self.length(layout, true, len);
     }

@@ -13,7 +13,9 @@
 //!
 //! Entry points: [`frame::FrameDecoder`], [`frame::decode_request`],
 //! [`frame::encode_response`] (broker); [`frame::encode_request`],
-//! [`frame::decode_response`] (client); [`records`] for batches.
+//! [`frame::decode_response`] (client); [`records`] for batches;
+//! [`RecordSet`] for the Fetch records field, kept in the chunks storage
+//! returned.
 
 pub mod api;
 pub mod client;
@@ -22,6 +24,7 @@ pub mod error;
 pub mod frame;
 pub mod limits;
 pub mod msg;
+pub mod record_set;
 pub mod records;
 
 #[cfg(test)]
@@ -40,3 +43,4 @@ pub use frame::{
     encode_response, EncodedFrame, FrameDecoder, FrameError, RequestError, RequestHeader,
     ResponseHeader,
 };
+pub use record_set::RecordSet;

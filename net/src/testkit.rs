@@ -9,6 +9,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::codec::Uuid;
+use crate::record_set::RecordSet;
 
 /// A seeded source of message contents with a bound on nesting.
 pub struct Gen {
@@ -104,6 +105,15 @@ impl Sample for Bytes {
             g.rng.gen_range(0..40)
         };
         Bytes::from((0..n).map(|_| g.rng.gen::<u8>()).collect::<Vec<u8>>())
+    }
+}
+
+impl Sample for RecordSet {
+    fn sample(g: &mut Gen) -> Self {
+        // A fetch hands over one chunk per batch read: several chunks, large
+        // (their own frame chunk) and small (copied inline), in any mix.
+        let n = g.rng.gen_range(0..=3);
+        RecordSet::from_chunks((0..n).map(|_| Bytes::sample(g)).collect())
     }
 }
 

@@ -9,10 +9,10 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use net::msg::fetch_request::FetchRequest;
 use net::msg::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
-use net::ErrorCode;
+use net::{ErrorCode, RecordSet};
 
 use crate::limits;
 use crate::partition::storage_error_code;
@@ -33,7 +33,9 @@ struct Read {
     error: ErrorCode,
     high_watermark: i64,
     log_start_offset: i64,
-    records: Bytes,
+    /// The batches as storage returned them: handed to the response
+    /// encoder chunk by chunk, never joined (that would copy every byte).
+    records: RecordSet,
 }
 
 pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
@@ -143,7 +145,7 @@ async fn read_all(
                             error: ErrorCode::NotLeaderOrFollower,
                             high_watermark: -1,
                             log_start_offset: -1,
-                            records: Bytes::new(),
+                            records: RecordSet::new(),
                         },
                     )
                 })
@@ -177,7 +179,7 @@ async fn read_on_owner(
                     error: ErrorCode::UnknownTopicOrPartition,
                     high_watermark: -1,
                     log_start_offset: -1,
-                    records: Bytes::new(),
+                    records: RecordSet::new(),
                 },
             ));
             continue;
@@ -199,7 +201,7 @@ async fn read_on_owner(
                 if any_data && batches.iter().map(Bytes::len).sum::<usize>() > want {
                     batches.clear();
                 }
-                let records = join(batches);
+                let records = RecordSet::from_chunks(batches);
                 left = left.saturating_sub(records.len());
                 any_data |= !records.is_empty();
                 Read {
@@ -213,34 +215,18 @@ async fn read_on_owner(
                 error: ErrorCode::None,
                 high_watermark: log.high_watermark(),
                 log_start_offset: log.log_start_offset(),
-                records: Bytes::new(),
+                records: RecordSet::new(),
             },
             Err(e) => Read {
                 error: storage_error_code(&e),
                 high_watermark: log.high_watermark(),
                 log_start_offset: log.log_start_offset(),
-                records: Bytes::new(),
+                records: RecordSet::new(),
             },
         };
         out.push((part.slot, read));
     }
     out
-}
-
-/// The response carries one byte string per partition; most reads are one
-/// buffer already, and only reads spanning several cache entries are copied.
-fn join(mut batches: Vec<Bytes>) -> Bytes {
-    match batches.len() {
-        0 => Bytes::new(),
-        1 => batches.pop().expect("one"),
-        _ => {
-            let mut out = BytesMut::with_capacity(batches.iter().map(Bytes::len).sum());
-            for b in &batches {
-                out.extend_from_slice(b);
-            }
-            out.freeze()
-        }
-    }
 }
 
 /// Waits until any partition may have new data past its fetch offset, or the

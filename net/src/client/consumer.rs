@@ -167,8 +167,10 @@ impl Consumer {
                     }
                 }
                 let Some(records) = &p.records else { continue };
+                // A decoded set is one slice of the response: no copy.
+                let records = records.to_contiguous();
                 let mut next = position;
-                for batch in batches(records) {
+                for batch in batches(&records) {
                     let batch = match batch {
                         Ok(b) => b,
                         // A partial batch at the end of a response is normal

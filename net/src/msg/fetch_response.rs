@@ -7,6 +7,7 @@
 use bytes::Bytes;
 
 use crate::codec::{message, Uuid};
+use crate::record_set::RecordSet;
 
 message! {
     /// The Fetch response.
@@ -86,8 +87,8 @@ message! {
         aborted_transactions: Option<Vec<AbortedTransaction>> [4, 12] = Some(Default::default()),
         /// The preferred read replica for the consumer to use on its next fetch request.
         preferred_read_replica: i32 [11, 12] = -1,
-        /// The record data.
-        records: Option<Bytes> [4, 12] = Some(Default::default()),
+        /// The record data, in as many chunks as storage returned it.
+        records: Option<RecordSet> [4, 12] = Some(Default::default()),
     }
 }
 

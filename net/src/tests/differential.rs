@@ -199,7 +199,10 @@ fn kafka_protocol_reads_each_field_where_sluice_wrote_it() {
         }
     }
 
+    // Two chunks, as a fetch spanning two cached batches hands them over:
+    // kafka-protocol must read them back as one contiguous field.
     let records = Bytes::from_static(b"opaque batches");
+    let chunked = crate::RecordSet::from_chunks(vec![records.slice(..7), records.slice(7..)]);
     let fetch = FetchResponse {
         throttle_time_ms: 41,
         error_code: 42,
@@ -217,7 +220,7 @@ fn kafka_protocol_reads_each_field_where_sluice_wrote_it() {
                     first_offset: 50,
                 }]),
                 preferred_read_replica: 51,
-                records: Some(records.clone()),
+                records: Some(chunked),
                 ..Default::default()
             }],
         }],

@@ -1,11 +1,15 @@
 //! Produce decoding does work per batch, not per byte: a frame with 1 MiB of
 //! records decodes with a few kilobytes of allocation and its batches are
-//! slices of the frame.
+//! slices of the frame. Fetch encoding hands each batch storage returned to
+//! the writer as its own chunk, without copying it.
 
 use bytes::Bytes;
-use net::msg::{produce_request, ProduceRequest};
+use net::msg::{fetch_response, produce_request, FetchResponse, ProduceRequest};
 use net::records::{batches, BatchBuilder};
-use net::{decode_request, encode_request, ApiKey, Request, RequestHeader};
+use net::{
+    decode_request, decode_response, encode_request, encode_response, ApiKey, RecordSet, Request,
+    RequestHeader,
+};
 
 use crate::alloc_counter::allocated_by;
 
@@ -65,5 +69,50 @@ fn produce_decode_allocates_per_batch_not_per_byte() {
         });
         assert_eq!(allocated, 0, "splitting batches allocates nothing");
         assert_eq!(batch_count, 8);
+    }
+}
+
+#[test]
+fn fetch_encode_writes_each_batch_as_its_own_chunk() {
+    let value = vec![0x5a; 1024];
+    let batches: Vec<Bytes> = (0..8)
+        .map(|base| {
+            let mut b = BatchBuilder::new(base * 128);
+            for i in 0..128 {
+                b.push(i, None, Some(&value), &[]);
+            }
+            b.build()
+        })
+        .collect();
+    let total: usize = batches.iter().map(Bytes::len).sum();
+    let response = FetchResponse {
+        responses: vec![fetch_response::FetchableTopicResponse {
+            topic: "t".into(),
+            partitions: vec![fetch_response::PartitionData {
+                records: Some(RecordSet::from_chunks(batches.clone())),
+                ..Default::default()
+            }],
+        }],
+        ..Default::default()
+    };
+    for version in [4, 11, 12] {
+        let (frame, allocated) = allocated_by(|| encode_response(7, version, &response));
+        assert!(
+            allocated < 8 * 1024,
+            "v{version}: {allocated} bytes allocated for {total} bytes of batches"
+        );
+        let chunk_starts: Vec<*const u8> = frame.chunks().iter().map(|c| c.as_ptr()).collect();
+        for b in &batches {
+            assert!(
+                chunk_starts.contains(&b.as_ptr()),
+                "v{version}: a batch was copied"
+            );
+        }
+        let (_, decoded) = decode_response::<FetchResponse>(frame.to_bytes().slice(4..), version)
+            .expect("decodes");
+        let records = decoded.responses[0].partitions[0].records.as_ref().unwrap();
+        assert_eq!(records.len(), total);
+        assert_eq!(records.chunks().len(), 1, "decoding slices one chunk");
+        assert_eq!(records.to_contiguous(), Bytes::from(batches.concat()));
     }
 }
