@@ -12,10 +12,10 @@ pub const BATCH_BYTES_MAX: usize = 16 << 20;
 /// Capacity of one write chunk (the unit of one direct-I/O write and, under
 /// `FsyncPolicy::Always`, of one group commit). Large enough that one write
 /// reaches the device's sequential bandwidth (fio: 1-4 MiB writes do), and
-/// no larger: with 16 MiB chunks the log's 1 MiB-batch appends were 14-25%
-/// slower (docs/benchmarks.md, storage), and big chunks pin more memory per
-/// partition. A chunk grows beyond this only to fit a single batch larger
-/// than it.
+/// no larger: 1 MiB-batch appends ran 14-25% faster with 2 MiB chunks than
+/// with 16 MiB ones (docs/benchmarks.md, storage), and big chunks pin more
+/// memory per partition. A chunk grows beyond this only to fit a single
+/// batch larger than it.
 pub const WRITE_CHUNK_BYTES: usize = 2 << 20;
 
 /// Smallest capacity of a write chunk. Chunks are sized after the previous
