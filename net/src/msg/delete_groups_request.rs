@@ -9,9 +9,7 @@ use bytes::Bytes;
 use crate::codec::{message, Uuid};
 
 message! {
-    /// The DeleteGroups request.
     pub struct DeleteGroupsRequest {
-        /// The group names to delete.
         groups_names: Vec<String> [0, 2] = Default::default(),
     }
 }

@@ -9,11 +9,8 @@ use bytes::Bytes;
 use crate::codec::{message, Uuid};
 
 message! {
-    /// The DescribeGroups request.
     pub struct DescribeGroupsRequest {
-        /// The names of the groups to describe.
         groups: Vec<String> [0, 5] = Default::default(),
-        /// Whether to include authorized operations.
         include_authorized_operations: bool [3, 5] = false,
     }
 }

@@ -9,13 +9,9 @@ use bytes::Bytes;
 use crate::codec::{message, Uuid};
 
 message! {
-    /// The FindCoordinator request.
     pub struct FindCoordinatorRequest {
-        /// The coordinator key.
         key: String [0, 3] = Default::default(),
-        /// The coordinator key type. (group, transaction, share).
         key_type: i8 [1, 4] = 0,
-        /// The coordinator keys.
         coordinator_keys: Vec<String> [4, 4] = Default::default(),
     }
 }

@@ -9,9 +9,7 @@ use bytes::Bytes;
 use crate::codec::{message, Uuid};
 
 message! {
-    /// The SaslAuthenticate request.
     pub struct SaslAuthenticateRequest {
-        /// The SASL authentication bytes from the client, as defined by the SASL mechanism.
         auth_bytes: Bytes [0, 2] = Default::default(),
     }
 }

@@ -9,9 +9,7 @@ use bytes::Bytes;
 use crate::codec::{message, Uuid};
 
 message! {
-    /// The SaslHandshake request.
     pub struct SaslHandshakeRequest {
-        /// The SASL mechanism chosen by the client.
         mechanism: String [0, 1] = Default::default(),
     }
 }
