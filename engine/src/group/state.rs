@@ -184,6 +184,23 @@ impl Group {
                 .any(|p| self.members.values().all(|m| m.supports(&p.name)))
     }
 
+    /// Keeps the leader across rebalances while it is still a member;
+    /// otherwise the earliest member to have joined leads.
+    fn keep_or_choose_leader(&mut self) {
+        if self
+            .leader
+            .as_ref()
+            .is_some_and(|l| self.members.contains_key(l))
+        {
+            return;
+        }
+        self.leader = self
+            .members
+            .values()
+            .min_by_key(|m| m.join_seq)
+            .map(|m| m.member_id.clone());
+    }
+
     /// The protocol every member supports that most members prefer; ties go
     /// to the earliest member's preference order.
     fn select_protocol(&self) -> String {
@@ -561,17 +578,7 @@ impl Group {
             return;
         }
         self.protocol_name = Some(self.select_protocol());
-        if !self
-            .leader
-            .as_ref()
-            .is_some_and(|l| self.members.contains_key(l))
-        {
-            self.leader = self
-                .members
-                .values()
-                .min_by_key(|m| m.join_seq)
-                .map(|m| m.member_id.clone());
-        }
+        self.keep_or_choose_leader();
         self.transition(GroupState::CompletingRebalance, env.now_ms);
         self.rebalance_deadline_ms = Some(env.now_ms + self.max_rebalance_timeout_ms());
         tracing::info!(
@@ -963,17 +970,7 @@ impl Group {
             self.state = GroupState::Empty;
             self.state_since_ms = snapshot.state_timestamp_ms.max(0) as u64;
         } else {
-            if !self
-                .leader
-                .as_ref()
-                .is_some_and(|l| self.members.contains_key(l))
-            {
-                self.leader = self
-                    .members
-                    .values()
-                    .min_by_key(|m| m.join_seq)
-                    .map(|m| m.member_id.clone());
-            }
+            self.keep_or_choose_leader();
             self.state = GroupState::Stable;
             self.state_since_ms = now_ms;
         }
