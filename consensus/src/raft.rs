@@ -613,16 +613,7 @@ impl<S: Storage> Raft<S> {
         if prev_index < self.log.committed {
             // Everything up to our commit index agrees with any leader.
             let index = self.log.committed;
-            self.send(
-                from,
-                self.term,
-                MessageBody::AppendResponse {
-                    reject: false,
-                    index,
-                    hint_index: 0,
-                    hint_term: 0,
-                },
-            );
+            self.accept_append(from, index);
             return;
         }
         if !entries_are_well_formed(prev_index, self.term, &entries) {
@@ -641,16 +632,7 @@ impl<S: Storage> Raft<S> {
                     self.track_conf_entries(&entries[skip..]);
                 }
                 let index = outcome.last_new;
-                self.send(
-                    from,
-                    self.term,
-                    MessageBody::AppendResponse {
-                        reject: false,
-                        index,
-                        hint_index: 0,
-                        hint_term: 0,
-                    },
-                );
+                self.accept_append(from, index);
             }
             None => {
                 let (hint_index, hint_term) = self.log.find_conflict_by_term(prev_index, prev_term);
@@ -668,20 +650,25 @@ impl<S: Storage> Raft<S> {
         }
     }
 
+    /// Tells the leader our log matches its own up to `index`.
+    fn accept_append(&mut self, to: NodeId, index: Index) {
+        self.send(
+            to,
+            self.term,
+            MessageBody::AppendResponse {
+                reject: false,
+                index,
+                hint_index: 0,
+                hint_term: 0,
+            },
+        );
+    }
+
     fn handle_snapshot(&mut self, from: NodeId, snapshot: Snapshot) {
         let meta = &snapshot.meta;
         if meta.index <= self.log.committed {
             let index = self.log.committed;
-            self.send(
-                from,
-                self.term,
-                MessageBody::AppendResponse {
-                    reject: false,
-                    index,
-                    hint_index: 0,
-                    hint_term: 0,
-                },
-            );
+            self.accept_append(from, index);
             return;
         }
         if self.log.match_term(meta.index, meta.term) {
