@@ -71,6 +71,17 @@ pub fn run(config: Config, shutdown: Arc<Shutdown>) -> Result<(), StartError> {
         io_plan.reason
     );
 
+    match storage::io::hugepage::transparent_huge_pages_mode().as_deref() {
+        Some(mode @ ("always" | "madvise")) => {
+            tracing::info!(transparent_huge_pages = mode, "DMA memory in huge pages")
+        }
+        mode => tracing::warn!(
+            transparent_huge_pages = ?mode,
+            "transparent huge pages are off: DMA memory uses 4 KiB pages and large writes \
+             are split (slower); set /sys/kernel/mm/transparent_hugepage/enabled to madvise"
+        ),
+    }
+
     let shard_count = config.shards.len();
     let ends = mesh::build::<Shard>(shard_count, limits::CROSS_SHARD_CHANNEL_CAPACITY);
     let mut handles = Vec::with_capacity(shard_count);

@@ -7,6 +7,17 @@
 //! chose. Root (CAP_IPC_LOCK) and an unlimited rlimit are exempt.
 
 use crate::limits;
+use storage::io::hugepage::HUGE_PAGE_BYTES;
+
+/// Bytes the kernel charges for pinning a pool of `bytes`: pools of a huge
+/// page or more are mapped in whole huge pages (`storage::io::hugepage`).
+fn locked_pages_bytes(bytes: usize) -> usize {
+    if bytes >= HUGE_PAGE_BYTES {
+        bytes.next_multiple_of(HUGE_PAGE_BYTES)
+    } else {
+        bytes
+    }
+}
 
 /// The decision for every shard, with the reason for logging.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +59,7 @@ pub fn plan(requested: &[usize], limit_bytes: Option<u64>) -> IoMemoryPlan {
     };
     let wanted: u64 = requested
         .iter()
-        .map(|&b| (b * limits::IO_MEMORY_LOCK_FACTOR) as u64)
+        .map(|&b| (locked_pages_bytes(b) * limits::IO_MEMORY_LOCK_FACTOR) as u64)
         .sum();
     if wanted <= limit {
         return IoMemoryPlan {
@@ -61,7 +72,13 @@ pub fn plan(requested: &[usize], limit_bytes: Option<u64>) -> IoMemoryPlan {
     let budget = limit * 3 / 4;
     let per_shard =
         (budget / (requested.len() as u64 * limits::IO_MEMORY_LOCK_FACTOR as u64)) as usize;
-    let per_shard = per_shard & !4095;
+    // Whole huge pages once the pool is made of them: the kernel charges a
+    // pinned huge page in full.
+    let per_shard = if per_shard >= HUGE_PAGE_BYTES {
+        per_shard / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
+    } else {
+        per_shard & !4095
+    };
     if per_shard >= limits::IO_MEMORY_PER_SHARD_MIN_BYTES {
         IoMemoryPlan {
             per_shard_bytes: requested.iter().map(|&b| b.min(per_shard)).collect(),
@@ -101,6 +118,21 @@ mod tests {
         let locked: u64 = chosen.per_shard_bytes.iter().map(|&b| (b * 3) as u64).sum();
         assert!(locked <= limit, "{chosen:?}");
         assert!(chosen.per_shard_bytes[0] >= limits::IO_MEMORY_PER_SHARD_MIN_BYTES);
+    }
+
+    #[test]
+    fn huge_page_pools_are_charged_in_whole_huge_pages() {
+        // 3 MiB asked: mapped (and charged) as 4 MiB, times the lock factor.
+        let limit = 10u64 << 20;
+        let chosen = plan(&[3 << 20], Some(limit));
+        assert!(chosen.reason.contains("shrunk"), "{chosen:?}");
+        let b = chosen.per_shard_bytes[0];
+        assert_eq!(b % HUGE_PAGE_BYTES, 0, "{chosen:?}");
+        assert!((locked_pages_bytes(b) * 3) as u64 <= limit, "{chosen:?}");
+        assert_eq!(
+            plan(&[2 << 20], Some(6 << 20)).per_shard_bytes,
+            vec![2 << 20]
+        );
     }
 
     #[test]

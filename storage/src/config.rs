@@ -24,6 +24,9 @@ pub struct LogConfig {
     pub segment_age_ms: u64,
     /// Bytes of batches between two entries of the offset and time indexes.
     pub index_interval_bytes: u32,
+    /// Durable bytes of the active segment between two index checkpoints:
+    /// the most recovery scans after a crash (plus what was written since).
+    pub index_checkpoint_bytes: u64,
     pub fsync: FsyncPolicy,
     /// Retention by total size of the log; -1 keeps everything.
     pub retention_bytes: i64,
@@ -37,6 +40,7 @@ impl Default for LogConfig {
             segment_bytes_max: 128 << 20,
             segment_age_ms: 7 * 24 * 3600 * 1000,
             index_interval_bytes: 4096,
+            index_checkpoint_bytes: limits::INDEX_CHECKPOINT_BYTES,
             fsync: FsyncPolicy::Always,
             retention_bytes: -1,
             retention_ms: 7 * 24 * 3600 * 1000,
@@ -61,6 +65,13 @@ impl LogConfig {
             return bad(format!(
                 "index_interval_bytes {} below {}",
                 self.index_interval_bytes,
+                limits::PAGE_BYTES
+            ));
+        }
+        if self.index_checkpoint_bytes < limits::PAGE_BYTES as u64 {
+            return bad(format!(
+                "index_checkpoint_bytes {} below {}",
+                self.index_checkpoint_bytes,
                 limits::PAGE_BYTES
             ));
         }

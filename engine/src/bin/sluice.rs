@@ -4,6 +4,11 @@ use clap::Parser;
 use engine::config::{Cli, Config};
 use engine::shutdown::{install_signal_thread, Shutdown};
 
+/// glommio takes its DMA memory from the global allocator; this one backs
+/// it with huge pages (see `storage::io::hugepage` for why).
+#[global_allocator]
+static ALLOC: storage::io::hugepage::HugePageAlloc = storage::io::hugepage::HugePageAlloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let cpus: Vec<usize> = match core_affinity::get_core_ids() {

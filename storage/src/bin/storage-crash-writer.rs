@@ -11,6 +11,10 @@ use bytes::BytesMut;
 use storage::testing::{make_batch, run_local};
 use storage::{Log, LogConfig, ShardStorage, ShardStorageConfig};
 
+/// DMA memory as the broker has it (ARCHITECTURE.md, invariants).
+#[global_allocator]
+static ALLOC: storage::io::hugepage::HugePageAlloc = storage::io::hugepage::HugePageAlloc;
+
 /// The batch with sequence number `seq`; the test rebuilds it to compare.
 pub fn batch_for(seq: u64) -> Vec<u8> {
     make_batch(

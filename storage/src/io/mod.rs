@@ -5,6 +5,7 @@
 //! and in memory with injected faults ([`mem::MemDirectory`]).
 
 pub mod dma;
+pub mod hugepage;
 pub mod mem;
 
 use std::future::Future;

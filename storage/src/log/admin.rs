@@ -68,7 +68,7 @@ impl Log {
         }
     }
 
-    /// Flushes and syncs everything, stops the writer and the syncer, writes the indexes
+    /// Flushes and syncs everything, stops the background tasks, writes the indexes
     /// of the active segment (so the next open scans nothing) and releases
     /// the cache. Appends after this fail with `Closed`.
     pub async fn close(&self) -> Result<()> {

@@ -1,9 +1,12 @@
-//! The two background tasks of a log: the writer, which writes buffered
-//! chunks, seals full segments and checkpoints indexes, and the syncer,
-//! which makes written data durable (group commit).
+//! The three background tasks of a log: the writer, which writes buffered
+//! chunks and seals full segments; the syncer, which makes written data
+//! durable (group commit); and the checkpointer, which writes the active
+//! segment's indexes now and then to bound recovery.
 //!
 //! Only the writer writes to the active segment, one chunk at a time, so
-//! consecutive writes that both cover the tail page never race.
+//! consecutive writes that both cover the tail page never race. Index files
+//! are written by whoever holds the log's index lock, so a checkpoint never
+//! interleaves with the indexes a roll, a truncation or close writes.
 
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -150,8 +153,6 @@ async fn flush_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<(), StorageEr
     if seal {
         sync_active(inner).await?;
         seal_and_roll(inner).await?;
-    } else {
-        maybe_checkpoint(inner).await?;
     }
     Ok(())
 }
@@ -240,31 +241,85 @@ async fn sync_active(inner: &Rc<LogInner>) -> Result<(), StorageError> {
     st.last_sync = Instant::now();
     drop(st);
     inner.changed.notify_all();
+    inner.work.notify_all(); // the checkpointer
     Ok(())
 }
 
-/// Writes the active segment's indexes once enough durable bytes piled up
-/// since the last checkpoint, bounding the scan after a crash.
-async fn maybe_checkpoint(inner: &Rc<LogInner>) -> Result<(), StorageError> {
-    let (segment_base, covered) = {
-        let st = inner.state.borrow();
-        let d = st.durable;
-        if d.segment_base != st.active().base_offset
-            || d.bytes < st.checkpoint_bytes + limits::INDEX_CHECKPOINT_BYTES
+/// The checkpointer task: whenever `index_checkpoint_bytes` more of the
+/// active segment are durable, writes its indexes covering them. It runs
+/// beside the writer because an index write costs several syncs (2.4 ms
+/// measured, every 16 MiB), which on the writer's path held back the next
+/// segment write: a third of the time at 2 GB/s.
+pub(crate) async fn run_checkpointer(log: Weak<LogInner>, work: Rc<Signal>) {
+    loop {
+        let Some(inner) = log.upgrade() else {
+            return;
+        };
         {
-            return Ok(());
+            let st = inner.state.borrow();
+            // `close` writes the final indexes itself.
+            if st.failed.is_some() || st.closing || st.closed {
+                return;
+            }
         }
-        (d.segment_base, d.bytes)
+        if checkpoint_due(&inner).is_some() {
+            if let Err(e) = checkpoint(&inner).await {
+                fail(&inner, e);
+                return;
+            }
+            continue;
+        }
+        // Register before letting go of the log, so no wake-up is lost.
+        let notified = work.notified();
+        drop(inner);
+        notified.await;
+    }
+}
+
+/// The active segment and its durable bytes, if enough of them piled up
+/// since the last checkpoint.
+fn checkpoint_due(inner: &LogInner) -> Option<(i64, u64)> {
+    let st = inner.state.borrow();
+    let d = st.durable;
+    let active = st.active();
+    let due = d.segment_base == active.base_offset
+        && !active.sealed
+        && d.bytes >= st.checkpoint_bytes + inner.config.index_checkpoint_bytes;
+    due.then_some((d.segment_base, d.bytes))
+}
+
+async fn checkpoint(inner: &Rc<LogInner>) -> Result<(), StorageError> {
+    let _lock = lock_indexes(inner).await?;
+    // A roll or truncation may have run while we waited for the lock.
+    let Some((segment_base, covered)) = checkpoint_due(inner) else {
+        return Ok(());
     };
-    write_indexes_or_remove(inner, segment_base).await?;
+    write_indexes_or_remove_locked(inner, segment_base).await?;
     inner.state.borrow_mut().checkpoint_bytes = covered;
     Ok(())
+}
+
+/// Holds the log's index lock: one writer of index files at a time.
+async fn lock_indexes(inner: &LogInner) -> Result<glommio::sync::Permit<'_>, StorageError> {
+    inner
+        .index_lock
+        .acquire_permit(1)
+        .await
+        .map_err(|_| StorageError::Closed)
 }
 
 /// Writes the indexes of segment `base`; if that fails (a full disk), removes
 /// them instead, so that no stale index outlives the bytes it describes:
 /// recovery rebuilds missing ones. Only a failure to remove is an error.
 pub(crate) async fn write_indexes_or_remove(
+    inner: &Rc<LogInner>,
+    base: i64,
+) -> Result<(), StorageError> {
+    let _lock = lock_indexes(inner).await?;
+    write_indexes_or_remove_locked(inner, base).await
+}
+
+async fn write_indexes_or_remove_locked(
     inner: &Rc<LogInner>,
     base: i64,
 ) -> Result<(), StorageError> {
@@ -372,6 +427,8 @@ async fn rollback(inner: &Rc<LogInner>, file: &dyn File) -> Result<(), StorageEr
     inner.shard.cache().remove_from(&inner.cache, from);
     tracing::warn!(from, "disk full: discarded appends not yet written");
     inner.changed.notify_all();
+    // The syncer of a closing log waits for the buffered data to be gone.
+    inner.work.notify_all();
     // A partial write may have left bytes past the written length; cut them
     // so that recovery can never resurrect discarded batches.
     file.set_len(written_bytes)

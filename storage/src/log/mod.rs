@@ -2,9 +2,9 @@
 //! the broker and Raft need (truncate, retention, timestamps, shutdown).
 //!
 //! A `Log` lives on one shard (glommio executor) and is `!Send`; cloning it
-//! is cheap and gives another handle to the same log. Two background tasks
-//! per log (`flush`: the writer and the syncer) write and sync what appends
-//! buffer.
+//! is cheap and gives another handle to the same log. Three background
+//! tasks per log (`flush`: the writer, the syncer and the checkpointer)
+//! write and sync what appends buffer and checkpoint the indexes.
 
 mod admin;
 mod flush;
@@ -64,11 +64,14 @@ pub(crate) struct LogInner {
     /// Progress of any kind: writes, syncs, failures, freed buffer space,
     /// sealed segments, shutdown.
     pub changed: Signal,
-    /// Wakes the writer and the syncer (shared with them, so that they can
+    /// Wakes the background tasks (shared with them, so that they can
     /// wait without keeping the log alive).
     pub work: Rc<Signal>,
-    /// The writer and syncer tasks (see `flush`), awaited by `close`.
+    /// The writer, syncer and checkpointer tasks (see `flush`), awaited by
+    /// `close`.
     pub tasks: RefCell<Vec<glommio::task::JoinHandle<()>>>,
+    /// Held while writing or removing index files (see `flush`).
+    pub index_lock: glommio::sync::Semaphore,
 }
 
 /// Where the written or durable data ends.
@@ -245,12 +248,15 @@ impl Log {
             changed: Signal::default(),
             work: Rc::new(Signal::default()),
             tasks: RefCell::new(Vec::new()),
+            index_lock: glommio::sync::Semaphore::new(1),
         });
         let writer = flush::run_writer(Rc::downgrade(&inner), inner.work.clone());
         let syncer = flush::run_syncer(Rc::downgrade(&inner), inner.work.clone());
+        let checkpointer = flush::run_checkpointer(Rc::downgrade(&inner), inner.work.clone());
         *inner.tasks.borrow_mut() = vec![
             glommio::spawn_local(writer).detach(),
             glommio::spawn_local(syncer).detach(),
+            glommio::spawn_local(checkpointer).detach(),
         ];
         Ok((Log { inner }, report))
     }
