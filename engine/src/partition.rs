@@ -305,7 +305,12 @@ impl Partition {
         drop(gate);
         if durable {
             if let Err(e) = self.log.wait_durable(&info).await {
-                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "append not made durable");
+                if matches!(e, StorageError::DiskFull) {
+                    // The log reports a full disk once per episode.
+                    tracing::debug!(topic = %self.topic, partition = self.index, "append discarded: disk full");
+                } else {
+                    tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "append not made durable");
+                }
                 if idempotent {
                     self.producers
                         .borrow_mut()

@@ -53,6 +53,12 @@ pub struct BrokerOptions {
     pub shards: usize,
     /// Extra TOML appended to the generated config file.
     pub config_toml: String,
+    /// Where the broker's data directory is made (a fresh temporary
+    /// directory inside it); beside its config and logs if `None`.
+    pub data_dir_parent: Option<PathBuf>,
+    /// Where the broker's stdout and stderr go (opened for writing, e.g.
+    /// `/dev/full`) instead of a fresh log file beside its config.
+    pub output: Option<PathBuf>,
 }
 
 impl Default for BrokerOptions {
@@ -60,6 +66,8 @@ impl Default for BrokerOptions {
         Self {
             shards: 2,
             config_toml: String::new(),
+            data_dir_parent: None,
+            output: None,
         }
     }
 }
@@ -68,7 +76,9 @@ impl Default for BrokerOptions {
 pub struct Broker {
     pub addr: SocketAddr,
     pub options: BrokerOptions,
+    /// Config file and logs, and the data directory unless it is elsewhere.
     data: tempfile::TempDir,
+    data_elsewhere: Option<tempfile::TempDir>,
     child: Option<Child>,
     starts: u32,
 }
@@ -79,11 +89,18 @@ impl Broker {
             .prefix("sluice-e2e-")
             .tempdir()
             .expect("temp dir");
+        let data_elsewhere = options.data_dir_parent.as_ref().map(|parent| {
+            tempfile::Builder::new()
+                .prefix("sluice-e2e-data-")
+                .tempdir_in(parent)
+                .expect("temp data dir")
+        });
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut broker = Broker {
             addr,
             options,
             data,
+            data_elsewhere,
             child: None,
             starts: 0,
         };
@@ -95,8 +112,12 @@ impl Broker {
         self.addr.to_string()
     }
 
-    pub fn data_dir(&self) -> &Path {
-        self.data.path()
+    /// The broker's `--data-dir`.
+    pub fn data_dir(&self) -> PathBuf {
+        match &self.data_elsewhere {
+            Some(dir) => dir.path().to_path_buf(),
+            None => self.data.path().join("data"),
+        }
     }
 
     fn log_path(&self) -> PathBuf {
@@ -108,14 +129,18 @@ impl Broker {
         self.starts += 1;
         let config_path = self.data.path().join("sluice.toml");
         std::fs::write(&config_path, &self.options.config_toml).expect("write config");
-        let log = std::fs::File::create(self.log_path()).expect("log file");
+        let log = match &self.options.output {
+            Some(path) => std::fs::OpenOptions::new().write(true).open(path),
+            None => std::fs::File::create(self.log_path()),
+        }
+        .expect("broker output file");
         let child = Command::new(binary("sluice"))
             .arg("--config")
             .arg(&config_path)
             .arg("--listen")
             .arg(self.addr.to_string())
             .arg("--data-dir")
-            .arg(self.data.path().join("data"))
+            .arg(self.data_dir())
             .arg("--cores")
             .arg(self.options.shards.to_string())
             .arg("--log-level")
@@ -149,6 +174,9 @@ impl Broker {
 
     /// The current run's log (stderr and stdout).
     pub fn log(&self) -> String {
+        if let Some(output) = &self.options.output {
+            return format!("(the broker's output went to {})", output.display());
+        }
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 

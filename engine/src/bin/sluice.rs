@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
     let config = match Config::load(&cli, &cpus) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("sluice: configuration error: {e}");
+            report(&format!("sluice: configuration error: {e}"));
             return std::process::ExitCode::from(2);
         }
     };
@@ -43,7 +43,9 @@ fn init_tracing(level: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = match level {
         Some(l) => EnvFilter::try_new(l).unwrap_or_else(|e| {
-            eprintln!("sluice: invalid log filter {l:?} ({e}); using info");
+            report(&format!(
+                "sluice: invalid log filter {l:?} ({e}); using info"
+            ));
             EnvFilter::new("info")
         }),
         None => EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
@@ -53,5 +55,16 @@ fn init_tracing(level: Option<&str>) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (the log file's disk is full)
+        // is dropped. Otherwise tracing reports the failure with eprintln!,
+        // which panics when stderr is that same failing file.
+        .log_internal_errors(false)
         .init();
+}
+
+/// Writes a line to stderr if it can: an unwritable stderr (a full disk)
+/// must not stop the broker.
+fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

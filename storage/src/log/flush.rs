@@ -214,6 +214,9 @@ async fn write_chunk(inner: &Rc<LogInner>, chunk: Chunk) -> Result<Outcome, Stor
         };
         st.written_tail = written_tail;
         st.unsynced_bytes += new_bytes;
+        if std::mem::take(&mut st.disk_full) {
+            tracing::info!(segment_base, "disk space available again: appends resumed");
+        }
     }
     inner.state.borrow_mut().in_flight_bytes = 0;
     inner.changed.notify_all();
@@ -409,7 +412,7 @@ async fn seal_and_roll(inner: &Rc<LogInner>) -> Result<(), StorageError> {
 /// written length, and keep going. Appends that were discarded learn it
 /// through `wait_durable`.
 async fn rollback(inner: &Rc<LogInner>, file: &dyn File) -> Result<(), StorageError> {
-    let (written_bytes, from) = {
+    let (written_bytes, from, first) = {
         let mut st = inner.state.borrow_mut();
         let w = st.written;
         assert_eq!(w.segment_base, st.active().base_offset);
@@ -422,10 +425,18 @@ async fn rollback(inner: &Rc<LogInner>, file: &dyn File) -> Result<(), StorageEr
         st.tail = st.written_tail.clone();
         st.record_rollback(w.end_offset, StorageError::DiskFull);
         st.allocated_bytes = 0; // the cut below releases the reservation
-        (w.bytes, w.end_offset)
+        let first = !std::mem::replace(&mut st.disk_full, true);
+        (w.bytes, w.end_offset, first)
     };
     inner.shard.cache().remove_from(&inner.cache, from);
-    tracing::warn!(from, "disk full: discarded appends not yet written");
+    if first {
+        tracing::warn!(
+            from,
+            "disk full: discarded appends not yet written; appends fail until space returns"
+        );
+    } else {
+        tracing::debug!(from, "disk still full: discarded appends not yet written");
+    }
     inner.changed.notify_all();
     // The syncer of a closing log waits for the buffered data to be gone.
     inner.work.notify_all();

@@ -129,6 +129,9 @@ pub(crate) struct State {
     /// Bytes of the active segment reserved with `File::preallocate`.
     pub allocated_bytes: u64,
     pub failed: Option<Arc<StorageError>>,
+    /// A write found the disk full and none has succeeded since: the
+    /// episode is logged once, when it starts and when it ends.
+    pub disk_full: bool,
     pub closing: bool,
     pub closed: bool,
     /// A truncate or close holds the log; appends wait.

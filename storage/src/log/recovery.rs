@@ -148,6 +148,7 @@ pub(crate) async fn recover(
         checkpoint_bytes: size,
         allocated_bytes: 0,
         failed: None,
+        disk_full: false,
         closing: false,
         closed: false,
         exclusive: false,

@@ -393,6 +393,7 @@ const CORRUPT_MESSAGE: i16 = 2;
 const MESSAGE_TOO_LARGE: i16 = 10;
 const UNSUPPORTED_VERSION: i16 = 35;
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+const KAFKA_STORAGE_ERROR: i16 = 56;
 
 #[test]
 fn idempotent_retries_get_their_original_offset_even_after_restart() {
@@ -584,6 +585,7 @@ fn connections_over_the_limit_are_refused_and_others_keep_working() {
     let broker = Broker::start(BrokerOptions {
         shards: 1,
         config_toml: "[server]\nconnections_per_shard_max = 1\n".into(),
+        ..Default::default()
     });
     // The one allowed connection (retried: the harness's readiness probe
     // may still hold the slot for a moment).
@@ -661,4 +663,170 @@ fn shutdown_answers_in_flight_long_polls_and_exits_promptly() {
     );
     // The long poll got its (empty) answer rather than a dropped connection.
     assert_eq!(poller.join().unwrap(), (NONE, 1, Vec::new()));
+}
+
+/// A small ext4 file system on a loop device, mounted for one test and
+/// unmounted when dropped (the tests run as root, as `.ci/run` does).
+struct SmallDisk {
+    _image_dir: tempfile::TempDir,
+    mount_point: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn new(size_mib: u64) -> SmallDisk {
+        let image_dir = tempfile::tempdir().unwrap();
+        let image = image_dir.path().join("disk.img");
+        let mount_point = image_dir.path().join("mnt");
+        std::fs::create_dir(&mount_point).unwrap();
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(size_mib << 20)
+            .unwrap();
+        let ok = |c: &mut Command| {
+            let out = c.output().expect("run");
+            assert!(
+                out.status.success(),
+                "{c:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ok(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image));
+        ok(Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&image)
+            .arg(&mount_point));
+        SmallDisk {
+            _image_dir: image_dir,
+            mount_point,
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&self.mount_point)
+            .status();
+    }
+}
+
+/// Fills the data directory's file system: appends fail with
+/// KAFKA_STORAGE_ERROR, reads and other clients keep working, appends work
+/// again once space is freed, and after a restart the log holds exactly the
+/// acknowledged batches, in order.
+#[test]
+fn a_full_disk_is_a_storage_error_and_appends_resume_when_space_returns() {
+    let disk = SmallDisk::new(96);
+    // Room to free later, written before the broker fills the rest.
+    let ballast = disk.mount_point.join("ballast");
+    std::fs::write(&ballast, vec![0xa5u8; 24 << 20]).unwrap();
+    let mut broker = Broker::start(BrokerOptions {
+        shards: 1,
+        data_dir_parent: Some(disk.mount_point.clone()),
+        ..Default::default()
+    });
+    let topic = "full";
+    let mut conn = raw::Connection::open(broker.addr);
+    let value = vec![b'v'; 4096];
+    let batch = |i: usize| {
+        let tag = format!("batch {i:05}");
+        let values: Vec<&[u8]> = std::iter::once(tag.as_bytes())
+            .chain(std::iter::repeat_n(&value[..], 63))
+            .collect();
+        raw::record_batch(-1, -1, -1, &values)
+    };
+
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for i in 0..1000 {
+        let (error, base_offset) = conn.produce(topic, &batch(i));
+        match error {
+            NONE => {
+                assert_eq!(base_offset, 64 * acknowledged.len() as i64);
+                acknowledged.push(i);
+            }
+            KAFKA_STORAGE_ERROR => {
+                refused += 1;
+                if refused == 3 {
+                    break;
+                }
+            }
+            other => panic!("produce {i}: error {other}\n{}", broker.log()),
+        }
+    }
+    assert_eq!(refused, 3, "the disk never filled up");
+    assert!(
+        acknowledged.len() > 50,
+        "{} acknowledged",
+        acknowledged.len()
+    );
+    assert!(broker.log().contains("disk full"), "{}", broker.log());
+    assert!(
+        !broker.log().contains("appends resumed"),
+        "{}",
+        broker.log()
+    );
+
+    // Still serving: reads of what was acknowledged, and a new connection.
+    let (error, high_watermark, records) = conn.fetch(topic, 0, 0, 1);
+    assert_eq!(error, NONE);
+    assert_eq!(high_watermark, 64 * acknowledged.len() as i64);
+    assert!(!records.is_empty());
+    let mut other = raw::Connection::open(broker.addr);
+    assert_eq!(other.fetch(topic, 0, 0, 1).0, NONE);
+
+    // Space returns: appends work again, after the acknowledged ones.
+    std::fs::remove_file(&ballast).unwrap();
+    let next = acknowledged.len() + refused;
+    let (error, base_offset) = conn.produce(topic, &batch(next));
+    assert_eq!(error, NONE, "{}", broker.log());
+    assert_eq!(base_offset, 64 * acknowledged.len() as i64);
+    acknowledged.push(next);
+    assert!(broker.log().contains("appends resumed"), "{}", broker.log());
+
+    // After a restart the log holds the acknowledged batches, each once.
+    drop((conn, other));
+    broker.stop();
+    broker.restart();
+    let consumed = lines(&kcat(
+        &broker,
+        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
+        b"",
+    ));
+    let tags: Vec<String> = consumed
+        .iter()
+        .filter(|l| l.contains("batch "))
+        .cloned()
+        .collect();
+    let expected: Vec<String> = acknowledged
+        .iter()
+        .enumerate()
+        .map(|(n, i)| format!("{} batch {i:05}", 64 * n))
+        .collect();
+    assert_eq!(tags, expected);
+    assert_eq!(consumed.len(), 64 * acknowledged.len());
+    drop(broker);
+    drop(disk);
+}
+
+/// A log destination that fails every write (its disk is full) does not
+/// stop the broker: it starts, serves and stops cleanly without a log.
+#[test]
+fn an_unwritable_log_does_not_stop_the_broker() {
+    let mut broker = Broker::start(BrokerOptions {
+        shards: 1,
+        output: Some("/dev/full".into()),
+        ..Default::default()
+    });
+    let metadata = lines(&kcat(&broker, &["-L"], b""));
+    assert!(
+        metadata.iter().any(|l| l.contains("1 brokers")),
+        "{metadata:?}"
+    );
+    let mut conn = raw::Connection::open(broker.addr);
+    let batch = raw::record_batch(-1, -1, -1, &[b"still here"]);
+    assert_eq!(conn.produce("quiet", &batch), (NONE, 0));
+    drop(conn);
+    broker.stop();
 }

@@ -22,6 +22,7 @@ fn broker() -> Broker {
     Broker::start(BrokerOptions {
         shards: 2,
         config_toml: GROUPS_TOML.to_string(),
+        ..Default::default()
     })
 }
 
