@@ -24,6 +24,15 @@ fn lines(output: &std::process::Output) -> Vec<String> {
         .collect()
 }
 
+/// Every message of partition 0 of `topic` as "offset value" lines (kcat).
+fn consume_all(broker: &Broker, topic: &str) -> Vec<String> {
+    lines(&kcat(
+        broker,
+        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
+        b"",
+    ))
+}
+
 /// The i-th test message: a key, and a value with characters a naive codec
 /// would mangle (spaces, punctuation, UTF-8).
 fn message(i: usize) -> (String, String) {
@@ -239,11 +248,7 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
     producer.kill();
 
     broker.restart();
-    let consumed = lines(&kcat(
-        &broker,
-        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
-        b"",
-    ));
+    let consumed = consume_all(&broker, topic);
     let mut by_offset = BTreeMap::new();
     let mut values = HashSet::new();
     for line in &consumed {
@@ -425,11 +430,7 @@ fn idempotent_retries_get_their_original_offset_even_after_restart() {
         conn.produce(topic, &raw::record_batch(pid, 0, 4, &[b"e"])),
         (NONE, 5)
     );
-    let consumed = lines(&kcat(
-        &broker,
-        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
-        b"",
-    ));
+    let consumed = consume_all(&broker, topic);
     assert_eq!(consumed, ["0 plain", "1 a", "2 b", "3 c", "4 d", "5 e"]);
 }
 
@@ -468,11 +469,7 @@ fn bad_batches_and_versions_get_the_right_errors() {
     assert!(api_count >= 10, "{api_count} APIs listed");
     // The connection still works, and nothing bad was stored.
     assert_eq!(conn.produce(topic, &good), (NONE, 1));
-    let consumed = lines(&kcat(
-        &broker,
-        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
-        b"",
-    ));
+    let consumed = consume_all(&broker, topic);
     assert_eq!(consumed, ["0 fine", "1 fine"]);
 }
 
@@ -789,11 +786,7 @@ fn a_full_disk_is_a_storage_error_and_appends_resume_when_space_returns() {
     drop((conn, other));
     broker.stop();
     broker.restart();
-    let consumed = lines(&kcat(
-        &broker,
-        &["-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o %s\n"],
-        b"",
-    ));
+    let consumed = consume_all(&broker, topic);
     let tags: Vec<String> = consumed
         .iter()
         .filter(|l| l.contains("batch "))
