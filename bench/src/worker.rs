@@ -153,12 +153,10 @@ pub async fn run_worker(plan: WorkerPlan, control: Arc<Control>, snapshots: Sync
 
     let mut tasks = Vec::new();
     for (spec, consumer) in plan.consumers.iter().cloned().zip(consumers) {
-        let client = client.clone();
         tasks.push(
             glommio::spawn_local(consume(
                 spec,
                 consumer,
-                client,
                 plan.workload.clone(),
                 stats.clone(),
                 control.clone(),
@@ -186,6 +184,10 @@ pub async fn run_worker(plan: WorkerPlan, control: Arc<Control>, snapshots: Sync
 /// A consumer and, in group mode, its membership and where each partition
 /// of its topic started (for partitions it gets in a later rebalance).
 pub struct GroupedConsumer {
+    /// Its own client: a broker answers a connection's requests in order,
+    /// so a Fetch long poll on a shared connection would hold back the
+    /// producers' answers (and other consumers') for up to its max wait.
+    client: Rc<Client>,
     consumer: Consumer,
     member: Option<GroupMember>,
     topic: Rc<str>,
@@ -218,11 +220,24 @@ async fn start_consumer(
 }
 
 async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<GroupedConsumer>), String> {
-    let mut config = ClientConfig::new(plan.bootstrap.clone());
-    config.request_timeout = plan.request_timeout;
-    let client = Client::connect(config)
-        .await
-        .map_err(|e| format!("worker {}: {e}", plan.index))?;
+    let connect = || async {
+        let mut config = ClientConfig::new(plan.bootstrap.clone());
+        config.request_timeout = plan.request_timeout;
+        Client::connect(config)
+            .await
+            .map_err(|e| format!("worker {}: {e}", plan.index))
+    };
+    // A consumer's own client, routed for its topic (which the producers'
+    // client has made sure exists).
+    let connect_for = |topic: String| async move {
+        let client = connect().await?;
+        client
+            .refresh_metadata(&[topic])
+            .await
+            .map_err(|e| format!("metadata: {e}"))?;
+        Ok::<_, String>(client)
+    };
+    let client = connect().await?;
     // Every topic this worker touches, so that producers can route at once.
     let mut topics: Vec<String> = plan
         .producers
@@ -250,10 +265,12 @@ async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<GroupedConsumer>), 
                     .iter()
                     .map(|&p| (topic.clone(), p, -1))
                     .collect();
-                let consumer = Consumer::new(client.clone(), &assignment)
+                let consumer_client = connect_for(topic.to_string()).await?;
+                let consumer = Consumer::new(consumer_client.clone(), &assignment)
                     .await
                     .map_err(|e| format!("consumer start: {e}"))?;
                 consumers.push(GroupedConsumer {
+                    client: consumer_client,
                     consumer,
                     member: None,
                     topic,
@@ -266,10 +283,12 @@ async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<GroupedConsumer>), 
             // other, each would wait out the coordinator's rebalance delay
             // and then be rebalanced by the next.
             let mut joins = Vec::new();
+            let mut clients = Vec::new();
             for spec in &plan.consumers {
                 let topic = plan.workload.topic_name(spec.topic);
                 let group = format!("{}-g{}-{}", topic, spec.group, plan.group_suffix);
-                let client = client.clone();
+                let client = connect_for(topic.clone()).await?;
+                clients.push(client.clone());
                 joins.push(
                     glommio::spawn_local(async move {
                         GroupMember::join(&client, &group, &[topic]).await
@@ -277,7 +296,7 @@ async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<GroupedConsumer>), 
                     .detach(),
                 );
             }
-            for (spec, join) in plan.consumers.iter().zip(joins) {
+            for ((spec, join), client) in plan.consumers.iter().zip(joins).zip(clients) {
                 let (member, assignment) = join
                     .await
                     .ok_or("group join task cancelled")?
@@ -294,6 +313,7 @@ async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<GroupedConsumer>), 
                         .await
                         .map_err(|e| format!("consumer start: {e}"))?;
                 consumers.push(GroupedConsumer {
+                    client,
                     consumer,
                     member: Some(member),
                     topic,
@@ -605,12 +625,12 @@ fn record_delivery(
 async fn consume(
     spec: ConsumerSpec,
     c: GroupedConsumer,
-    client: Rc<Client>,
     w: Workload,
     stats: Stats,
     control: Arc<Control>,
 ) {
     let GroupedConsumer {
+        client,
         mut consumer,
         mut member,
         topic,
