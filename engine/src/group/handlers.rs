@@ -434,7 +434,7 @@ async fn offset_fetch(shard: &Rc<Shard>, r: OffsetFetchRequest) -> OffsetFetchRe
         }),
     };
     let response = on_owner(shard, &r.group_id, move |groups| async move {
-        groups.offset_fetch(request)
+        groups.offset_fetch(request).await
     })
     .await
     .unwrap_or_else(|error| api::OffsetFetchResponse {

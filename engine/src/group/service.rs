@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use glommio::channels::local_channel::{self, LocalSender};
+use storage::notify::Signal;
 use storage::{Log, LogConfig, ShardStorage};
 
 use super::api::*;
@@ -67,6 +68,13 @@ pub struct OffsetsPartition {
     /// When the last complete (durable) checkpoint was taken: every record
     /// older than this is redundant.
     last_checkpoint_ms: Cell<Option<u64>>,
+    /// `persist` calls started and settled (durable, or failed): the
+    /// coordinator applies a commit when it takes it, before its record is
+    /// durable, so reads of committed offsets wait until everything taken
+    /// before them has settled ([`Self::wait_settled`]).
+    persists_started: Cell<u64>,
+    persists_settled: Cell<u64>,
+    settled: Signal,
 }
 
 impl OffsetsPartition {
@@ -84,6 +92,24 @@ impl OffsetsPartition {
             next_checkpoint_ms: Cell::new(u64::MAX),
             appended_since_checkpoint: Cell::new(0),
             last_checkpoint_ms: Cell::new(None),
+            persists_started: Cell::new(0),
+            persists_settled: Cell::new(0),
+            settled: Signal::default(),
+        }
+    }
+
+    /// Waits until every `persist` started so far has settled. False if the
+    /// shard stopped first.
+    async fn wait_settled(&self) -> bool {
+        let target = self.persists_started.get();
+        loop {
+            if self.persists_settled.get() >= target {
+                return true;
+            }
+            if self.stopping.get() {
+                return false;
+            }
+            self.settled.notified().await;
         }
     }
 
@@ -128,6 +154,20 @@ impl OffsetsPartition {
     }
 
     async fn persist(&self, records: &[super::record::GroupRecord]) -> Result<(), String> {
+        let sequence = self.persists_started.get() + 1;
+        self.persists_started.set(sequence);
+        let result = self.append_durably(records).await;
+        // Appends reach the log in start order and durability covers a
+        // prefix of it, so a later one settling covers the earlier ones. A
+        // failed one settles too (its requester gets an error), or readers
+        // would wait for ever.
+        self.persists_settled
+            .set(self.persists_settled.get().max(sequence));
+        self.settled.notify_all();
+        result
+    }
+
+    async fn append_durably(&self, records: &[super::record::GroupRecord]) -> Result<(), String> {
         // Everything up to the enqueue runs synchronously from `drive`'s
         // `take_ready`, which fixes the order of appends.
         let batches = batch::encode_batches(records, now_ms() as i64);
@@ -458,13 +498,25 @@ impl GroupService {
         }
     }
 
-    pub fn offset_fetch(&self, fetch: OffsetFetchRequest) -> OffsetFetchResponse {
-        match self.partition(&fetch.group_id) {
-            Some(p) => p.coordinator.borrow().offset_fetch(&fetch),
-            None => OffsetFetchResponse {
+    /// The committed offsets, answered only once every commit taken before
+    /// the request is durable: a reader never sees an offset that a crash
+    /// could take back (Kafka updates its offset cache only after the
+    /// append completes).
+    pub async fn offset_fetch(&self, fetch: OffsetFetchRequest) -> OffsetFetchResponse {
+        let Some(p) = self.partition(&fetch.group_id) else {
+            return OffsetFetchResponse {
                 error: ErrorCode::NotCoordinator,
                 topics: Vec::new(),
-            },
+            };
+        };
+        let response = p.coordinator.borrow().offset_fetch(&fetch);
+        if p.wait_settled().await {
+            response
+        } else {
+            OffsetFetchResponse {
+                error: ErrorCode::CoordinatorNotAvailable,
+                topics: Vec::new(),
+            }
         }
     }
 
@@ -672,10 +724,12 @@ mod tests {
                 (report.records, report.groups, report.corrupt_batches),
                 (4, 1, 0)
             );
-            let fetched = restarted.offset_fetch(OffsetFetchRequest {
-                group_id: "service-group".into(),
-                topics: Some(vec![("t".into(), vec![0])]),
-            });
+            let fetched = restarted
+                .offset_fetch(OffsetFetchRequest {
+                    group_id: "service-group".into(),
+                    topics: Some(vec![("t".into(), vec![0])]),
+                })
+                .await;
             assert_eq!(fetched.topics[0].partitions[0].offset, 30);
             let described = restarted.describe("service-group".into());
             assert_eq!(described.state, "Stable");
@@ -740,6 +794,65 @@ mod tests {
         }
     }
 
+    /// A service over all offsets partitions, loaded from `path`.
+    async fn loaded(
+        path: &Path,
+        config: &GroupConfig,
+        storage: &Rc<ShardStorage>,
+        nonce: u64,
+    ) -> Rc<GroupService> {
+        let service = Rc::new(GroupService::new(
+            config,
+            0..limits::OFFSETS_TOPIC_PARTITIONS,
+            nonce,
+        ));
+        service
+            .load(path, LogConfig::default(), storage)
+            .await
+            .unwrap();
+        service
+    }
+
+    /// An OffsetFetch that arrives while a commit is applied but not yet
+    /// durable answers only once it is: a reader never sees an offset that a
+    /// crash could take back.
+    #[test]
+    fn offset_fetch_waits_until_earlier_commits_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        run(move || async move {
+            let storage = ShardStorage::new(ShardStorageConfig::default());
+            let service = loaded(&path, &GroupConfig::default(), &storage, 9).await;
+            let committer = service.clone();
+            let commit =
+                glommio::spawn_local(
+                    async move { committer.offset_commit(simple_commit(42)).await },
+                );
+            // Let the commit be applied and handed to the log, not more.
+            futures_lite::future::yield_now().await;
+            let p = service.partition("ordered").unwrap().clone();
+            assert!(
+                p.persists_started.get() > p.persists_settled.get(),
+                "the commit should be in flight"
+            );
+            let fetched = service
+                .offset_fetch(OffsetFetchRequest {
+                    group_id: "ordered".into(),
+                    topics: None,
+                })
+                .await;
+            assert_eq!(fetched.topics[0].partitions[0].offset, 42);
+            let log = p.log.borrow().clone().unwrap();
+            assert_eq!(
+                log.durable_offset(),
+                log.log_end_offset(),
+                "answered before the commit was durable"
+            );
+            assert!(commit.await.topics[0].partitions[0].1.is_ok());
+            service.close().await.unwrap();
+        });
+    }
+
     /// Many concurrent commits of one partition: the log keeps them in the
     /// order the coordinator applied them, so a restart sees the last one.
     #[test]
@@ -750,11 +863,7 @@ mod tests {
             let config = GroupConfig::default();
             let storage = ShardStorage::new(ShardStorageConfig::default());
             let all = 0..limits::OFFSETS_TOPIC_PARTITIONS;
-            let service = Rc::new(GroupService::new(&config, all.clone(), 5));
-            service
-                .load(&path, LogConfig::default(), &storage)
-                .await
-                .unwrap();
+            let service = loaded(&path, &config, &storage, 5).await;
             let tasks: Vec<_> = (0..300)
                 .map(|i| {
                     let service = service.clone();
@@ -781,14 +890,14 @@ mod tests {
                 group_id: "ordered".into(),
                 topics: None,
             };
-            let live = service.offset_fetch(fetch());
+            let live = service.offset_fetch(fetch()).await;
             service.close().await.unwrap();
             let restarted = GroupService::new(&config, all, 6);
             restarted
                 .load(&path, LogConfig::default(), &storage)
                 .await
                 .unwrap();
-            assert_eq!(restarted.offset_fetch(fetch()), live);
+            assert_eq!(restarted.offset_fetch(fetch()).await, live);
             assert_eq!(live.topics[0].partitions[0].offset, 299);
             restarted.close().await.unwrap();
         });
@@ -853,7 +962,7 @@ mod tests {
                 group_id: "ordered".into(),
                 topics: None,
             };
-            let live = service.offset_fetch(fetch());
+            let live = service.offset_fetch(fetch()).await;
             assert_eq!(live.topics[0].partitions[0].offset, offset);
             service.close().await.unwrap();
 
@@ -866,7 +975,7 @@ mod tests {
                 report.records < offset as u64,
                 "replay read the whole history: {report:?}"
             );
-            assert_eq!(restarted.offset_fetch(fetch()), live);
+            assert_eq!(restarted.offset_fetch(fetch()).await, live);
             let described = restarted.describe("service-group".into());
             assert_eq!(described.state, "Stable");
             assert_eq!(described.members[0].assignment, Bytes::from_static(b"p0"));
