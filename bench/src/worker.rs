@@ -282,13 +282,17 @@ async fn setup(plan: &WorkerPlan) -> Result<(Rc<Client>, Vec<GroupedConsumer>), 
             // All members of this worker join at once: joined one after the
             // other, each would wait out the coordinator's rebalance delay
             // and then be rebalanced by the next.
-            let mut joins = Vec::new();
+            // Connected first, so that no member joins while the next is
+            // still connecting.
             let mut clients = Vec::new();
             for spec in &plan.consumers {
+                clients.push(connect_for(plan.workload.topic_name(spec.topic)).await?);
+            }
+            let mut joins = Vec::new();
+            for (spec, client) in plan.consumers.iter().zip(&clients) {
                 let topic = plan.workload.topic_name(spec.topic);
                 let group = format!("{}-g{}-{}", topic, spec.group, plan.group_suffix);
-                let client = connect_for(topic.clone()).await?;
-                clients.push(client.clone());
+                let client = client.clone();
                 joins.push(
                     glommio::spawn_local(async move {
                         GroupMember::join(&client, &group, &[topic]).await

@@ -7,7 +7,7 @@
 //! wait until durable, then deliver the answers).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -68,12 +68,17 @@ pub struct OffsetsPartition {
     /// When the last complete (durable) checkpoint was taken: every record
     /// older than this is redundant.
     last_checkpoint_ms: Cell<Option<u64>>,
-    /// `persist` calls started and settled (durable, or failed): the
-    /// coordinator applies a commit when it takes it, before its record is
-    /// durable, so reads of committed offsets wait until everything taken
-    /// before them has settled ([`Self::wait_settled`]).
+    /// `persist` calls, numbered from 1 as they start. The coordinator
+    /// applies a commit when it takes it, before its record is durable, so
+    /// reads of committed offsets wait until everything taken before them
+    /// has settled ([`Self::wait_settled`]).
     persists_started: Cell<u64>,
+    /// Every persist up to this one has settled (durable, or failed).
+    /// Failures can settle out of order (a full disk answers at once while
+    /// an earlier append waits for its sync), hence `settled_ahead`.
     persists_settled: Cell<u64>,
+    settled_ahead: RefCell<BTreeSet<u64>>,
+    persists_failed: Cell<u64>,
     settled: Signal,
 }
 
@@ -94,23 +99,42 @@ impl OffsetsPartition {
             last_checkpoint_ms: Cell::new(None),
             persists_started: Cell::new(0),
             persists_settled: Cell::new(0),
+            settled_ahead: RefCell::new(BTreeSet::new()),
+            persists_failed: Cell::new(0),
             settled: Signal::default(),
         }
     }
 
     /// Waits until every `persist` started so far has settled. False if the
-    /// shard stopped first.
+    /// shard stopped first or a persist failed meanwhile (what the caller
+    /// read may then include a commit that is not on disk).
     async fn wait_settled(&self) -> bool {
         let target = self.persists_started.get();
+        let failed_before = self.persists_failed.get();
         loop {
             if self.persists_settled.get() >= target {
-                return true;
+                return self.persists_failed.get() == failed_before;
             }
             if self.stopping.get() {
                 return false;
             }
             self.settled.notified().await;
         }
+    }
+
+    fn settle(&self, sequence: u64, ok: bool) {
+        if !ok {
+            self.persists_failed.set(self.persists_failed.get() + 1);
+        }
+        let mut ahead = self.settled_ahead.borrow_mut();
+        ahead.insert(sequence);
+        let mut through = self.persists_settled.get();
+        while ahead.remove(&(through + 1)) {
+            through += 1;
+        }
+        self.persists_settled.set(through);
+        drop(ahead);
+        self.settled.notify_all();
     }
 
     /// Runs `call` on the coordinator with a fresh request token and waits for
@@ -157,13 +181,9 @@ impl OffsetsPartition {
         let sequence = self.persists_started.get() + 1;
         self.persists_started.set(sequence);
         let result = self.append_durably(records).await;
-        // Appends reach the log in start order and durability covers a
-        // prefix of it, so a later one settling covers the earlier ones. A
-        // failed one settles too (its requester gets an error), or readers
-        // would wait for ever.
-        self.persists_settled
-            .set(self.persists_settled.get().max(sequence));
-        self.settled.notify_all();
+        // A failed persist settles too (its requester gets an error), or
+        // readers would wait for ever.
+        self.settle(sequence, result.is_ok());
         result
     }
 
@@ -416,6 +436,7 @@ impl GroupService {
             partition.stopping.set(true);
             // Dropping the senders wakes each waiting request with None.
             partition.waiters.borrow_mut().clear();
+            partition.settled.notify_all();
         }
     }
 

@@ -101,8 +101,9 @@ unsafe fn keep_or_unmap(addr: *mut u8, size: usize) {
         .try_with(|c| c.try_borrow_mut().is_ok_and(|mut c| c.keep(addr, len)))
         .unwrap_or(false);
     if !kept {
-        let rc = libc::munmap(addr as *mut libc::c_void, len);
-        assert_eq!(rc, 0, "munmap of a huge-page mapping failed");
+        // An allocator must not unwind; if the kernel cannot unmap (ENOMEM
+        // when splitting would pass vm.max_map_count), the mapping leaks.
+        libc::munmap(addr as *mut libc::c_void, len);
     }
 }
 

@@ -246,6 +246,9 @@ impl Log {
             None if offset == inner.state.borrow().segments[i].next_offset => seg_size,
             None => return Err(StorageError::NotBatchBoundary(offset)),
         };
+        // No checkpoint may write index files of segments being removed or
+        // cut, nor record its progress over ours, until we are done.
+        let _index_lock = super::flush::lock_indexes(inner).await?;
         // Later segments go first, newest first, so a crash in the middle
         // leaves a shorter but contiguous log.
         let removed: Vec<Segment> = inner.state.borrow_mut().segments.split_off(i + 1);
@@ -287,7 +290,7 @@ impl Log {
             st.written_tail = tail;
         }
         inner.shard.cache().remove_from(&inner.cache, offset);
-        super::flush::write_indexes_or_remove(inner, seg_base).await?;
+        super::flush::write_indexes_or_remove_locked(inner, seg_base).await?;
         Ok(())
     }
 

@@ -303,7 +303,9 @@ async fn checkpoint(inner: &Rc<LogInner>) -> Result<(), StorageError> {
 }
 
 /// Holds the log's index lock: one writer of index files at a time.
-async fn lock_indexes(inner: &LogInner) -> Result<glommio::sync::Permit<'_>, StorageError> {
+pub(crate) async fn lock_indexes(
+    inner: &LogInner,
+) -> Result<glommio::sync::Permit<'_>, StorageError> {
     inner
         .index_lock
         .acquire_permit(1)
@@ -322,7 +324,8 @@ pub(crate) async fn write_indexes_or_remove(
     write_indexes_or_remove_locked(inner, base).await
 }
 
-async fn write_indexes_or_remove_locked(
+/// [`write_indexes_or_remove`] for a caller that holds the index lock.
+pub(crate) async fn write_indexes_or_remove_locked(
     inner: &Rc<LogInner>,
     base: i64,
 ) -> Result<(), StorageError> {
@@ -458,6 +461,9 @@ fn fail(inner: &Rc<LogInner>, e: StorageError) {
     st.open_chunk = None;
     drop(st);
     inner.changed.notify_all();
+    // The other tasks exit on a failed log; a parked syncer would otherwise
+    // keep `close` waiting.
+    inner.work.notify_all();
 }
 
 /// Reserves blocks ahead of the writes, `PREALLOCATE_STEP_BYTES` at a time.
