@@ -769,15 +769,7 @@ mod tests {
                 ..GroupConfig::default()
             };
             let storage = ShardStorage::new(ShardStorageConfig::default());
-            let service = Rc::new(GroupService::new(
-                &config,
-                0..limits::OFFSETS_TOPIC_PARTITIONS,
-                4,
-            ));
-            service
-                .load(&path, LogConfig::default(), &storage)
-                .await
-                .unwrap();
+            let service = loaded(&path, &config, &storage, 4).await;
             let first = service.join(join_request("")).await;
             assert_eq!(first.error, ErrorCode::None);
             // A second member makes the group rebalance; its join waits for
@@ -883,7 +875,6 @@ mod tests {
         run(move || async move {
             let config = GroupConfig::default();
             let storage = ShardStorage::new(ShardStorageConfig::default());
-            let all = 0..limits::OFFSETS_TOPIC_PARTITIONS;
             let service = loaded(&path, &config, &storage, 5).await;
             let tasks: Vec<_> = (0..300)
                 .map(|i| {
@@ -913,11 +904,7 @@ mod tests {
             };
             let live = service.offset_fetch(fetch()).await;
             service.close().await.unwrap();
-            let restarted = GroupService::new(&config, all, 6);
-            restarted
-                .load(&path, LogConfig::default(), &storage)
-                .await
-                .unwrap();
+            let restarted = loaded(&path, &config, &storage, 6).await;
             assert_eq!(restarted.offset_fetch(fetch()).await, live);
             assert_eq!(live.topics[0].partitions[0].offset, 299);
             restarted.close().await.unwrap();
@@ -939,11 +926,7 @@ mod tests {
             };
             let storage = ShardStorage::new(ShardStorageConfig::default());
             let all = 0..limits::OFFSETS_TOPIC_PARTITIONS;
-            let service = Rc::new(GroupService::new(&config, all.clone(), 7));
-            service
-                .load(&path, LogConfig::default(), &storage)
-                .await
-                .unwrap();
+            let service = loaded(&path, &config, &storage, 7).await;
             let timers = glommio::spawn_local(service.clone().run_timers()).detach();
             // A settled consumer group (its snapshot is written once, early,
             // so only checkpoints keep it) and a stream of simple commits.
@@ -1015,15 +998,7 @@ mod tests {
                 ..GroupConfig::default()
             };
             let storage = ShardStorage::new(ShardStorageConfig::default());
-            let service = Rc::new(GroupService::new(
-                &config,
-                0..limits::OFFSETS_TOPIC_PARTITIONS,
-                3,
-            ));
-            service
-                .load(&path, LogConfig::default(), &storage)
-                .await
-                .unwrap();
+            let service = loaded(&path, &config, &storage, 3).await;
             let timers = glommio::spawn_local(service.clone().run_timers()).detach();
             let mut join = join_request("");
             join.session_timeout_ms = 200;
