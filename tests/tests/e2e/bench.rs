@@ -38,6 +38,18 @@ fn finish(mut child: Child, timeout: Duration) -> (Output, Duration) {
     }
 }
 
+/// [`finish`], then fails the test unless the run exited 0; its stdout.
+fn finish_ok(child: Child, timeout: Duration) -> String {
+    let (result, _) = finish(child, timeout);
+    let (stdout, stderr) = text(&result);
+    assert!(
+        result.status.success(),
+        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        result.status
+    );
+    stdout
+}
+
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -138,13 +150,7 @@ fn bench_run_writes_every_output_and_its_counts_match_the_broker() {
         .arg(out.path())
         .spawn()
         .unwrap();
-    let (result, _) = finish(child, Duration::from_secs(120));
-    let (stdout, stderr) = text(&result);
-    assert!(
-        result.status.success(),
-        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        result.status
-    );
+    let stdout = finish_ok(child, Duration::from_secs(120));
 
     // The table: every percentile column and every measured latency.
     for want in [
@@ -232,13 +238,7 @@ fn bench_open_loop_idempotent_zstd_run_holds_its_rate_and_counts_match() {
         .arg(out.path())
         .spawn()
         .unwrap();
-    let (result, _) = finish(child, Duration::from_secs(120));
-    let (stdout, stderr) = text(&result);
-    assert!(
-        result.status.success(),
-        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        result.status
-    );
+    let stdout = finish_ok(child, Duration::from_secs(120));
     assert!(stdout.contains("open loop at 1000msg/s"), "{stdout}");
     let summary = std::fs::read_to_string(out.path().join("summary.json")).unwrap();
     let acked = json_number(&summary, "acked_messages");
