@@ -145,15 +145,7 @@ impl Group {
             })
             .map(|(k, _)| k.clone())
             .collect();
-        for (topic, partition) in expired {
-            self.offsets.remove(&(topic.clone(), partition));
-            env.out.records.push(GroupRecord::Offset {
-                group_id: self.id.clone(),
-                topic,
-                partition,
-                value: None,
-            });
-        }
+        self.drop_offsets(env, expired);
     }
 
     /// Drops the offsets of a deleted topic, with tombstones: a topic created
@@ -164,7 +156,12 @@ impl Group {
             .range((topic.to_string(), i32::MIN)..=(topic.to_string(), i32::MAX))
             .map(|(k, _)| k.clone())
             .collect();
-        for (topic, partition) in doomed {
+        self.drop_offsets(env, doomed);
+    }
+
+    /// Removes `keys` from the offsets, each with a tombstone record.
+    fn drop_offsets(&mut self, env: &mut Env, keys: Vec<(String, i32)>) {
+        for (topic, partition) in keys {
             self.offsets.remove(&(topic.clone(), partition));
             env.out.records.push(GroupRecord::Offset {
                 group_id: self.id.clone(),
