@@ -1062,6 +1062,25 @@ struct Client {
     must_sync: bool,
 }
 
+impl Client {
+    /// Sends its SyncGroup (a leader assigns "for-MEMBER" to each member).
+    fn send_sync(&mut self, h: &mut Harness) -> RequestId {
+        let assignments: Vec<(String, String)> = self
+            .to_assign
+            .iter()
+            .map(|m| (m.clone(), format!("for-{m}")))
+            .collect();
+        let refs: Vec<(&str, &str)> = assignments
+            .iter()
+            .map(|(m, a)| (m.as_str(), a.as_str()))
+            .collect();
+        let request = h.sync(&self.member_id, self.generation, &refs);
+        self.sync = Some(request);
+        self.must_sync = false;
+        request
+    }
+}
+
 /// Random clients join, sync, heartbeat, commit, leave, crash and restart
 /// while time jumps around. After every step the group's invariants hold;
 /// at the end, once everyone has gone quiet for longer than any timeout,
@@ -1097,21 +1116,7 @@ fn random_client_behaviour_keeps_the_invariants_and_answers_every_request() {
                         && clients[c].sync.is_none()
                         && !clients[c].member_id.is_empty() =>
                 {
-                    clients[c].must_sync = false;
-                    let assignments: Vec<(String, String)> = clients[c]
-                        .to_assign
-                        .iter()
-                        .map(|m| (m.clone(), format!("for-{m}")))
-                        .collect();
-                    let refs: Vec<(&str, &str)> = assignments
-                        .iter()
-                        .map(|(m, a)| (m.as_str(), a.as_str()))
-                        .collect();
-                    let (member_id, generation) =
-                        (clients[c].member_id.clone(), clients[c].generation);
-                    let request = h.sync(&member_id, generation, &refs);
-                    sent.push(request);
-                    clients[c].sync = Some(request);
+                    sent.push(clients[c].send_sync(&mut h));
                 }
                 3 => {
                     let (member_id, generation) =
@@ -1181,20 +1186,7 @@ fn random_client_behaviour_keeps_the_invariants_and_answers_every_request() {
                     && client.sync.is_none()
                     && rng.below(4) != 0
                 {
-                    let assignments: Vec<(String, String)> = client
-                        .to_assign
-                        .iter()
-                        .map(|m| (m.clone(), format!("for-{m}")))
-                        .collect();
-                    let refs: Vec<(&str, &str)> = assignments
-                        .iter()
-                        .map(|(m, a)| (m.as_str(), a.as_str()))
-                        .collect();
-                    let (member_id, generation) = (client.member_id.clone(), client.generation);
-                    let request = h.sync(&member_id, generation, &refs);
-                    sent.push(request);
-                    client.sync = Some(request);
-                    client.must_sync = false;
+                    sent.push(client.send_sync(&mut h));
                 }
             }
             h.coordinator.check_invariants();
