@@ -266,14 +266,7 @@ impl Env {
                 let node = self.node(id());
                 let store = node.crashed_store.take().expect("crashed");
                 let snap = store.snapshot().unwrap();
-                node.applied = if snap.data.is_empty() {
-                    Vec::new()
-                } else {
-                    String::from_utf8_lossy(&snap.data)
-                        .lines()
-                        .map(str::to_string)
-                        .collect()
-                };
+                node.applied = applied_in(&snap.data);
                 node.applied_index = snap.meta.index;
                 node.cfg.applied = snap.meta.index;
                 node.raw = Some(RawNode::new(&node.cfg, store));
@@ -379,14 +372,7 @@ impl Env {
             )
             .unwrap();
             raw.store_mut().apply_snapshot(snap.clone());
-            node.applied = if snap.data.is_empty() {
-                Vec::new()
-            } else {
-                String::from_utf8_lossy(&snap.data)
-                    .lines()
-                    .map(str::to_string)
-                    .collect()
-            };
+            node.applied = applied_in(&snap.data);
             node.applied_index = snap.meta.index;
         }
         for e in &ready.entries {
@@ -547,4 +533,12 @@ fn scenarios() {
     for f in files {
         run_file(&f);
     }
+}
+
+/// The applied commands a snapshot holds (one per line; none if empty).
+fn applied_in(data: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(data)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
