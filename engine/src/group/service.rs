@@ -699,20 +699,7 @@ mod tests {
                 (16, 0, 0)
             );
 
-            let joined = service.join(join_request("")).await;
-            assert_eq!(joined.error, ErrorCode::None);
-            let synced = service
-                .sync(SyncRequest {
-                    group_id: "service-group".into(),
-                    generation_id: joined.generation_id,
-                    member_id: joined.member_id.clone(),
-                    group_instance_id: None,
-                    protocol_type: None,
-                    protocol_name: None,
-                    assignments: vec![(joined.member_id.clone(), Bytes::from_static(b"p0"))],
-                })
-                .await;
-            assert_eq!(synced.assignment, Bytes::from_static(b"p0"));
+            let joined = settle_group(&service).await;
             for offset in [10, 20, 30] {
                 let committed = service
                     .offset_commit(OffsetCommitRequest {
@@ -752,9 +739,7 @@ mod tests {
                 })
                 .await;
             assert_eq!(fetched.topics[0].partitions[0].offset, 30);
-            let described = restarted.describe("service-group".into());
-            assert_eq!(described.state, "Stable");
-            assert_eq!(described.members[0].assignment, Bytes::from_static(b"p0"));
+            assert_settled_group(&restarted);
             restarted.close().await.unwrap();
         });
     }
@@ -805,6 +790,33 @@ mod tests {
                 }],
             }],
         }
+    }
+
+    /// "service-group" with one member, joined and synced (assignment "p0").
+    async fn settle_group(service: &GroupService) -> JoinResponse {
+        let joined = service.join(join_request("")).await;
+        assert_eq!(joined.error, ErrorCode::None);
+        let synced = service
+            .sync(SyncRequest {
+                group_id: "service-group".into(),
+                generation_id: joined.generation_id,
+                member_id: joined.member_id.clone(),
+                group_instance_id: None,
+                protocol_type: None,
+                protocol_name: None,
+                assignments: vec![(joined.member_id.clone(), Bytes::from_static(b"p0"))],
+            })
+            .await;
+        assert_eq!(synced.error, ErrorCode::None);
+        assert_eq!(synced.assignment, Bytes::from_static(b"p0"));
+        joined
+    }
+
+    /// The group [`settle_group`] made, as a restarted service sees it.
+    fn assert_settled_group(service: &GroupService) {
+        let described = service.describe("service-group".into());
+        assert_eq!(described.state, "Stable");
+        assert_eq!(described.members[0].assignment, Bytes::from_static(b"p0"));
     }
 
     /// A service over all offsets partitions, loaded from `path`.
@@ -930,19 +942,7 @@ mod tests {
             let timers = glommio::spawn_local(service.clone().run_timers()).detach();
             // A settled consumer group (its snapshot is written once, early,
             // so only checkpoints keep it) and a stream of simple commits.
-            let joined = service.join(join_request("")).await;
-            let synced = service
-                .sync(SyncRequest {
-                    group_id: "service-group".into(),
-                    generation_id: joined.generation_id,
-                    member_id: joined.member_id.clone(),
-                    group_instance_id: None,
-                    protocol_type: None,
-                    protocol_name: None,
-                    assignments: vec![(joined.member_id.clone(), Bytes::from_static(b"p0"))],
-                })
-                .await;
-            assert_eq!(synced.error, ErrorCode::None);
+            let joined = settle_group(&service).await;
             let partition = service.partitions[&offsets_partition_for("ordered")].clone();
             let started = Instant::now();
             let mut offset = 0;
@@ -980,9 +980,7 @@ mod tests {
                 "replay read the whole history: {report:?}"
             );
             assert_eq!(restarted.offset_fetch(fetch()).await, live);
-            let described = restarted.describe("service-group".into());
-            assert_eq!(described.state, "Stable");
-            assert_eq!(described.members[0].assignment, Bytes::from_static(b"p0"));
+            assert_settled_group(&restarted);
             restarted.close().await.unwrap();
         });
     }
