@@ -4,6 +4,7 @@
 //! semaphore; nothing here is on the produce/fetch path except the first
 //! produce to a topic that does not exist yet.
 
+use std::future::Future;
 use std::rc::Rc;
 
 use crate::catalogue::{Catalogue, TopicError, TopicMeta, PRODUCER_ID_BLOCK};
@@ -19,6 +20,32 @@ pub struct NewTopic {
     pub configs: Vec<(String, String)>,
 }
 
+/// Runs `job` for each item, one after the other, on the shard that owns the
+/// catalogue; one result per item, in order.
+async fn each_on_catalogue_shard<T, F, Fut>(
+    shard: &Rc<Shard>,
+    items: Vec<T>,
+    job: F,
+) -> Vec<Result<TopicMeta, TopicError>>
+where
+    T: Send + 'static,
+    F: Fn(Rc<Shard>, T) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<TopicMeta, TopicError>> + 'static,
+{
+    let target = shard.placement.catalogue_shard();
+    let count = items.len();
+    shard
+        .call(target, move |catalogue_shard| async move {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(job(catalogue_shard.clone(), item).await);
+            }
+            out
+        })
+        .await
+        .unwrap_or_else(|gone| vec![Err(TopicError::Storage(gone.to_string())); count])
+}
+
 /// Creates `topics` (each independently), or only validates them with
 /// `validate_only`. Returns one result per topic, in order.
 pub async fn create(
@@ -26,18 +53,10 @@ pub async fn create(
     topics: Vec<NewTopic>,
     validate_only: bool,
 ) -> Vec<Result<TopicMeta, TopicError>> {
-    let target = shard.placement.catalogue_shard();
-    let count = topics.len();
-    shard
-        .call(target, move |catalogue_shard| async move {
-            let mut out = Vec::with_capacity(topics.len());
-            for topic in topics {
-                out.push(create_on_catalogue_shard(&catalogue_shard, topic, validate_only).await);
-            }
-            out
-        })
-        .await
-        .unwrap_or_else(|gone| vec![Err(TopicError::Storage(gone.to_string())); count])
+    each_on_catalogue_shard(shard, topics, move |catalogue_shard, topic| async move {
+        create_on_catalogue_shard(&catalogue_shard, topic, validate_only).await
+    })
+    .await
 }
 
 /// Makes sure `name` exists, creating it with the default partition count if
@@ -136,18 +155,10 @@ async fn apply_created(shard: &Rc<Shard>, name: &str, meta: &TopicMeta) -> Resul
 
 /// Deletes the named topics; one result per name, in order.
 pub async fn delete(shard: &Rc<Shard>, names: Vec<String>) -> Vec<Result<TopicMeta, TopicError>> {
-    let target = shard.placement.catalogue_shard();
-    let count = names.len();
-    shard
-        .call(target, move |catalogue_shard| async move {
-            let mut out = Vec::with_capacity(names.len());
-            for name in names {
-                out.push(delete_on_catalogue_shard(&catalogue_shard, name).await);
-            }
-            out
-        })
-        .await
-        .unwrap_or_else(|gone| vec![Err(TopicError::Storage(gone.to_string())); count])
+    each_on_catalogue_shard(shard, names, |catalogue_shard, name| async move {
+        delete_on_catalogue_shard(&catalogue_shard, name).await
+    })
+    .await
 }
 
 async fn delete_on_catalogue_shard(
