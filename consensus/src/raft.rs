@@ -684,16 +684,7 @@ impl<S: Storage> Raft<S> {
             self.log.restore(snapshot);
         }
         let index = self.log.committed;
-        self.send(
-            from,
-            self.term,
-            MessageBody::AppendResponse {
-                reject: false,
-                index,
-                hint_index: 0,
-                hint_term: 0,
-            },
-        );
+        self.accept_append(from, index);
     }
 
     fn step_leader(&mut self, m: Message) {
