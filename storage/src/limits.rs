@@ -46,7 +46,7 @@ pub const SCAN_READ_BYTES_MAX: usize = 2 * BATCH_BYTES_MAX;
 /// checkpointed, so recovery after a crash scans at most this much (plus the
 /// bytes written since) instead of the whole segment: ~30 ms of reading at
 /// 2 GB/s. A checkpoint costs four syncs that compete with the segment
-/// writes; every 16 MiB that was a sixth of the device time at 2 GB/s.
+/// writes; every 16 MiB, checkpoints ran 3.3 s of every 4 s at 2 GB/s.
 pub const INDEX_CHECKPOINT_BYTES: u64 = 64 << 20;
 
 /// Segment files are addressed with 32-bit positions in the offset index.
