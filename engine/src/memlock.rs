@@ -7,17 +7,7 @@
 //! chose. Root (CAP_IPC_LOCK) and an unlimited rlimit are exempt.
 
 use crate::limits;
-use storage::io::hugepage::HUGE_PAGE_BYTES;
-
-/// Bytes the kernel charges for pinning a pool of `bytes`: pools of a huge
-/// page or more are mapped in whole huge pages (`storage::io::hugepage`).
-fn locked_pages_bytes(bytes: usize) -> usize {
-    if bytes >= HUGE_PAGE_BYTES {
-        bytes.next_multiple_of(HUGE_PAGE_BYTES)
-    } else {
-        bytes
-    }
-}
+use storage::io::hugepage::{mapped_bytes, HUGE_PAGE_BYTES};
 
 /// The decision for every shard, with the reason for logging.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +49,7 @@ pub fn plan(requested: &[usize], limit_bytes: Option<u64>) -> IoMemoryPlan {
     };
     let wanted: u64 = requested
         .iter()
-        .map(|&b| (locked_pages_bytes(b) * limits::IO_MEMORY_LOCK_FACTOR) as u64)
+        .map(|&b| (mapped_bytes(b) * limits::IO_MEMORY_LOCK_FACTOR) as u64)
         .sum();
     if wanted <= limit {
         return IoMemoryPlan {
@@ -128,7 +118,7 @@ mod tests {
         assert!(chosen.reason.contains("shrunk"), "{chosen:?}");
         let b = chosen.per_shard_bytes[0];
         assert_eq!(b % HUGE_PAGE_BYTES, 0, "{chosen:?}");
-        assert!((locked_pages_bytes(b) * 3) as u64 <= limit, "{chosen:?}");
+        assert!((mapped_bytes(b) * 3) as u64 <= limit, "{chosen:?}");
         assert_eq!(
             plan(&[2 << 20], Some(6 << 20)).per_shard_bytes,
             vec![2 << 20]

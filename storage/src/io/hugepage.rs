@@ -118,6 +118,17 @@ fn mapping_len(size: usize) -> usize {
     size.next_multiple_of(HUGE_PAGE_BYTES)
 }
 
+/// Bytes actually mapped for a page-aligned allocation of `size` bytes
+/// (what the kernel charges when such memory is pinned, e.g. glommio's
+/// registered pool): whole huge pages from one huge page up.
+pub fn mapped_bytes(size: usize) -> usize {
+    if size >= HUGE_PAGE_BYTES {
+        mapping_len(size)
+    } else {
+        size
+    }
+}
+
 /// A fresh 2 MiB-aligned anonymous mapping of `mapping_len(size)` bytes,
 /// zeroed by the kernel, or null.
 unsafe fn map_huge(size: usize) -> *mut u8 {
