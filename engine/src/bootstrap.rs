@@ -140,38 +140,8 @@ async fn run_shard(
     catalogue: Catalogue,
 ) -> Result<(), String> {
     let shard_id = ends.shard;
-    let placement = Placement::new(config.shards.len());
-    let (mesh, receivers) = mesh::Mesh::connect(ends).await;
-    let request_memory = Rc::new(glommio::sync::Semaphore::new(
-        config.server.request_memory_per_shard_bytes as u64,
-    ));
-    let shard = Rc::new(Shard {
-        id: shard_id,
-        config: config.clone(),
-        placement,
-        mesh: mesh.clone(),
-        shutdown: shutdown.clone(),
-        next_producer_id: std::cell::Cell::new(catalogue.producer_id_reserved_end),
-        catalogue: std::cell::RefCell::new(catalogue),
-        request_memory,
-        connections: std::cell::Cell::new(0),
-        stopping: std::cell::Cell::new(false),
-        partitions: Default::default(),
-        stop_signal: Default::default(),
-        catalogue_lock: glommio::sync::Semaphore::new(1),
-        groups: Rc::new(crate::group::handlers::service_for_shard(
-            &config.groups,
-            &placement,
-            shard_id,
-            crate::group::service::now_ms(),
-        )),
-    });
-    let servers: Vec<_> = receivers
-        .into_iter()
-        .map(|(from, receiver)| {
-            glommio::spawn_local(mesh.clone().serve(shard.clone(), from, receiver))
-        })
-        .collect();
+    let (shard, servers) = connect_shard(ends, &config, &shutdown, catalogue).await;
+    let mesh = shard.mesh.clone();
 
     // Step 3: storage recovery of this shard's partitions.
     let recovery_started = Instant::now();
@@ -254,6 +224,51 @@ async fn run_shard(
     }
     tracing::info!(shard = shard_id, "shutdown 3/3: shard stopped");
     close_result.map_err(|e| format!("closing logs: {e}"))
+}
+
+/// A shard's state on its executor, connected to the other shards: the
+/// mesh's serve loops are running (their tasks returned, to await once the
+/// mesh is closed); storage is not opened yet.
+pub(crate) async fn connect_shard(
+    ends: MeshEnds<Shard>,
+    config: &Arc<Config>,
+    shutdown: &Arc<Shutdown>,
+    catalogue: Catalogue,
+) -> (Rc<Shard>, Vec<glommio::Task<()>>) {
+    let shard_id = ends.shard;
+    let placement = Placement::new(config.shards.len());
+    let (mesh, receivers) = mesh::Mesh::connect(ends).await;
+    let request_memory = Rc::new(glommio::sync::Semaphore::new(
+        config.server.request_memory_per_shard_bytes as u64,
+    ));
+    let shard = Rc::new(Shard {
+        id: shard_id,
+        config: config.clone(),
+        placement,
+        mesh: mesh.clone(),
+        shutdown: shutdown.clone(),
+        next_producer_id: std::cell::Cell::new(catalogue.producer_id_reserved_end),
+        catalogue: std::cell::RefCell::new(catalogue),
+        request_memory,
+        connections: std::cell::Cell::new(0),
+        stopping: std::cell::Cell::new(false),
+        partitions: Default::default(),
+        stop_signal: Default::default(),
+        catalogue_order: Default::default(),
+        groups: Rc::new(crate::group::handlers::service_for_shard(
+            &config.groups,
+            &placement,
+            shard_id,
+            crate::group::service::now_ms(),
+        )),
+    });
+    let servers = receivers
+        .into_iter()
+        .map(|(from, receiver)| {
+            glommio::spawn_local(mesh.clone().serve(shard.clone(), from, receiver))
+        })
+        .collect();
+    (shard, servers)
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<glommio::net::TcpListener> {

@@ -1,5 +1,6 @@
-//! Client connections: accept, read frames with `net`'s framing, run each
-//! request as its own task, and write the responses in request order.
+//! Client connections: accept, read frames with `net`'s framing, start each
+//! request in arrival order (its ordered part runs in the read loop, the rest
+//! as its own task), and write the responses in request order.
 //!
 //! Bounds: a shard serves at most `connections_per_shard_max` connections;
 //! each has at most `in_flight_requests_per_connection_max` requests between
@@ -186,11 +187,9 @@ async fn read_loop(
                         client_id: header.client_id.clone(),
                     });
                 }
-                let shard = shard.clone();
-                let peer = peer.clone();
-                glommio::spawn_local(async move {
-                    handlers::handle(&shard, &peer, header, request).await
-                })
+                // Awaited here, before the next frame is read: this is what
+                // keeps the connection's changes in request order.
+                handlers::dispatch(shard, peer, header, request).await
             }
             Err(RequestError::UnsupportedVersion {
                 api_key: net::ApiKey::ApiVersions,

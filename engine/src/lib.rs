@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod catalogue;
 pub mod config;
 pub mod conn;
+pub mod delays;
 pub mod group;
 pub mod handlers;
 pub mod limits;
@@ -21,6 +22,9 @@ pub mod partition;
 pub mod placement;
 pub mod producer;
 pub mod recv;
+pub mod sequencer;
 pub mod shard;
 pub mod shutdown;
+#[cfg(test)]
+pub mod testing;
 pub mod topics;

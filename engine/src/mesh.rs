@@ -7,6 +7,14 @@
 //! back on the reverse channel. Calls to the local shard run inline, without a
 //! channel. Nothing here locks; a full channel makes the caller wait, which is
 //! the back-pressure a busy shard exerts on the others.
+//!
+//! Order: a job's closure is called (its synchronous part runs) in the order
+//! the jobs were sent from one shard, because each channel is FIFO and the
+//! target calls every closure from its receive loop before it spawns the
+//! future the closure returned. Callers that must keep an order (the produce
+//! path keeps each connection's appends in request order) put the step
+//! whose order matters into the closure's synchronous part and send their
+//! jobs one after the other with [`Mesh::send`].
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -69,8 +77,11 @@ pub struct Mesh<C> {
     shard: ShardId,
     senders: Vec<Option<ConnectedSender<Envelope<C>>>>,
     next_call_id: Cell<u64>,
-    pending: RefCell<HashMap<u64, Rc<Slot>>>,
+    pending: Rc<Pending>,
 }
+
+/// Calls sent from this shard whose replies have not arrived, by call id.
+type Pending = RefCell<HashMap<u64, Rc<Slot>>>;
 
 /// Where a reply lands and who waits for it.
 #[derive(Default)]
@@ -119,7 +130,7 @@ impl<C: 'static> Mesh<C> {
             shard: ends.shard,
             senders,
             next_call_id: Cell::new(0),
-            pending: RefCell::new(HashMap::new()),
+            pending: Rc::new(RefCell::new(HashMap::new())),
         });
         (mesh, receivers)
     }
@@ -133,8 +144,9 @@ impl<C: 'static> Mesh<C> {
     }
 
     /// Drains the channel from one peer until the peer closes it: runs calls
-    /// (each as its own task, so one slow call never blocks the channel) and
-    /// completes the replies this shard waits for.
+    /// and completes the replies this shard waits for. A call's closure is
+    /// called here, in channel order; the future it returns runs as its own
+    /// task, so one slow call never blocks the channel.
     pub async fn serve(
         self: Rc<Self>,
         context: Rc<C>,
@@ -150,9 +162,9 @@ impl<C: 'static> Mesh<C> {
                 } => {
                     debug_assert_eq!(caller, from);
                     let mesh = self.clone();
-                    let context = context.clone();
+                    let reply = job(context.clone());
                     glommio::spawn_local(async move {
-                        let value = job(context).await;
+                        let value = reply.await;
                         let sender = mesh.senders[caller].as_ref().expect("no channel to self");
                         // The caller may be shutting down; then nobody waits.
                         let _ = sender.send(Envelope::Reply { id, value }).await;
@@ -183,37 +195,49 @@ impl<C: 'static> Mesh<C> {
         if target == self.shard {
             return Ok(job(context.clone()).await);
         }
+        Ok(self.send(context, target, job).await?.await)
+    }
+
+    /// Hands `job` to shard `target` and returns once it is on its way, with
+    /// the future of its reply. Jobs sent one after the other from this shard
+    /// have their closures called in that order (see the module doc); on the
+    /// local shard the closure is called before this returns and its future
+    /// starts as a task of its own, as it would on another shard.
+    pub async fn send<R, F>(
+        &self,
+        context: &Rc<C>,
+        target: ShardId,
+        job: F,
+    ) -> Result<Reply<R>, ShardGone>
+    where
+        R: Send + 'static,
+        F: FnOnce(Rc<C>) -> LocalFuture<R> + Send + 'static,
+    {
+        if target == self.shard {
+            return Ok(Reply::Local(glommio::spawn_local(job(context.clone()))));
+        }
+        let sender = self.senders[target].as_ref().ok_or(ShardGone(target))?;
         let id = self.next_call_id.get();
         self.next_call_id.set(id + 1);
         let slot = Rc::new(Slot::default());
         self.pending.borrow_mut().insert(id, slot.clone());
-        let guard = PendingGuard { mesh: self, id };
+        let waiting = Waiting {
+            pending: self.pending.clone(),
+            id,
+            slot,
+        };
         let boxed: Job<C> = Box::new(move |ctx| {
             let fut = job(ctx);
             Box::pin(async move { Box::new(fut.await) as AnyValue })
         });
-        let sender = self.senders[target].as_ref().ok_or(ShardGone(target))?;
-        if sender
-            .send(Envelope::Call {
-                id,
-                from: self.shard,
-                job: boxed,
-            })
-            .await
-            .is_err()
-        {
-            return Err(ShardGone(target));
-        }
-        let value = std::future::poll_fn(|cx| match slot.value.borrow_mut().take() {
-            Some(v) => Poll::Ready(v),
-            None => {
-                *slot.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await;
-        drop(guard);
-        Ok(*value.downcast::<R>().expect("reply type matches the call"))
+        let envelope = Envelope::Call {
+            id,
+            from: self.shard,
+            job: boxed,
+        };
+        // On failure `waiting` is dropped and forgets the call.
+        sender.send(envelope).await.map_err(|_| ShardGone(target))?;
+        Ok(Reply::Remote(waiting))
     }
 
     /// Closes this shard's outgoing channels so that peers' `serve` loops end.
@@ -224,15 +248,44 @@ impl<C: 'static> Mesh<C> {
     }
 }
 
-/// Forgets a pending call if its caller is dropped before the reply arrives.
-struct PendingGuard<'a, C> {
-    mesh: &'a Mesh<C>,
-    id: u64,
+/// The answer to a job handed out with [`Mesh::send`].
+pub enum Reply<R> {
+    /// The job runs on the calling shard, as this task.
+    Local(glommio::Task<R>),
+    /// The job went to another shard; its answer comes back on the channel.
+    Remote(Waiting),
 }
 
-impl<C> Drop for PendingGuard<'_, C> {
+/// A call sent to another shard. Dropping it forgets the call: the reply,
+/// if it still comes, is discarded.
+pub struct Waiting {
+    pending: Rc<Pending>,
+    id: u64,
+    slot: Rc<Slot>,
+}
+
+impl Drop for Waiting {
     fn drop(&mut self) {
-        self.mesh.pending.borrow_mut().remove(&self.id);
+        self.pending.borrow_mut().remove(&self.id);
+    }
+}
+
+impl<R: Send + 'static> Future for Reply<R> {
+    type Output = R;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        // Both variants are Unpin (a task handle, plain data).
+        match self.get_mut() {
+            Reply::Local(task) => Pin::new(task).poll(cx),
+            Reply::Remote(waiting) => {
+                if let Some(value) = waiting.slot.value.borrow_mut().take() {
+                    let value = value.downcast::<R>().expect("reply type matches the call");
+                    return Poll::Ready(*value);
+                }
+                *waiting.slot.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -16,6 +17,7 @@ use storage::{Log, LogConfig, StorageError};
 use crate::catalogue::TopicMeta;
 use crate::config::{Config, FsyncPolicy};
 use crate::producer::{last_sequence, BatchRecord, ProducerTable, SequenceCheck, NO_PRODUCER_ID};
+use crate::sequencer::{Sequencer, Ticket};
 use crate::shard::Shard;
 
 /// The leader epoch stamped into batches. A single node never changes
@@ -30,11 +32,14 @@ pub struct Partition {
     /// `max.message.bytes` if lower.
     batch_bytes_max: usize,
     producers: RefCell<ProducerTable>,
-    /// Held from the sequence check until the log has assigned offsets, so
-    /// that pipelined batches of one producer are checked in order against
-    /// state that includes their predecessors. Not held while waiting for
-    /// durability, so group commit still gathers many appends per sync.
-    append_gate: glommio::sync::Semaphore,
+    /// The order of appends: a produce draws its ticket when it reaches the
+    /// owner shard (in its connection's request order) and holds its turn
+    /// from the sequence check until the log has assigned offsets, so that
+    /// batches reach the log in that order and pipelined batches of one
+    /// producer are checked against state that includes their predecessors.
+    /// The turn is not held while waiting for durability, so group commit
+    /// still gathers many appends per sync.
+    appends: Sequencer,
 }
 
 /// The partitions one shard owns, plus the shard's storage context.
@@ -159,7 +164,7 @@ impl Partition {
                     topic.min(shard.config.server.batch_bytes_max)
                 }),
             producers: RefCell::new(ProducerTable::default()),
-            append_gate: glommio::sync::Semaphore::new(1),
+            appends: Sequencer::default(),
         });
         partition.rebuild_producer_state().await?;
         Ok(partition)
@@ -211,9 +216,28 @@ impl Partition {
         Ok(())
     }
 
-    /// Appends the batches of one Produce partition entry. With `durable`,
-    /// returns only once they are acknowledged under the fsync policy.
-    pub async fn produce(&self, records: Bytes, durable: bool) -> Result<Appended, ErrorCode> {
+    /// Appends the batches of one Produce partition entry, after every
+    /// produce that called this before it: the append's place is taken here,
+    /// synchronously, so call it in the order the appends must keep. With
+    /// `durable`, the future completes only once the batches are
+    /// acknowledged under the fsync policy.
+    pub fn produce(
+        self: &Rc<Self>,
+        records: Bytes,
+        durable: bool,
+    ) -> impl Future<Output = Result<Appended, ErrorCode>> + 'static {
+        let ticket = self.appends.ticket();
+        let partition = self.clone();
+        async move { partition.append_in_turn(ticket, records, durable).await }
+    }
+
+    async fn append_in_turn(
+        &self,
+        ticket: Ticket,
+        records: Bytes,
+        durable: bool,
+    ) -> Result<Appended, ErrorCode> {
+        crate::delays::at(crate::delays::Point::AppendBeforeTurn).await;
         let headers = match check_batches(&records, self.batch_bytes_max) {
             Ok(h) => h,
             Err(code) => return Err(code),
@@ -222,11 +246,7 @@ impl Partition {
         // per partition, and the rest must continue its sequence.
         let first = headers[0];
         let idempotent = first.producer_id != NO_PRODUCER_ID;
-        let gate = self
-            .append_gate
-            .acquire_permit(1)
-            .await
-            .map_err(|_| ErrorCode::NotLeaderOrFollower)?;
+        let turn = ticket.turn().await;
         if idempotent {
             let last = headers[headers.len() - 1];
             let decision = check_chain(&headers).map(|()| {
@@ -243,7 +263,7 @@ impl Partition {
                     base_offset,
                     last_offset,
                 } => {
-                    drop(gate);
+                    drop(turn);
                     // A retry: answer with the original offsets, once they
                     // are durable.
                     if durable {
@@ -302,7 +322,7 @@ impl Partition {
                 base += count;
             }
         }
-        drop(gate);
+        drop(turn);
         if durable {
             if let Err(e) = self.log.wait_durable(&info).await {
                 if matches!(e, StorageError::DiskFull) {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::catalogue::Catalogue;
 use crate::config::Config;
-use crate::mesh::{LocalFuture, Mesh, ShardGone};
+use crate::mesh::{LocalFuture, Mesh, Reply, ShardGone};
 use crate::placement::{Placement, ShardId};
 use crate::shutdown::Shutdown;
 
@@ -30,8 +30,9 @@ pub struct Shard {
     pub partitions: crate::partition::Partitions,
     /// Woken when the shard starts stopping, so idle connections notice.
     pub stop_signal: storage::notify::Signal,
-    /// Serialises catalogue changes (used on the catalogue shard only).
-    pub catalogue_lock: glommio::sync::Semaphore,
+    /// The order of catalogue changes: each takes its turn in the order it
+    /// reached the catalogue shard (used there only).
+    pub catalogue_order: crate::sequencer::Sequencer,
     /// Next producer id to hand out (used on the catalogue shard only).
     pub next_producer_id: Cell<i64>,
     /// The consumer groups this shard coordinates.
@@ -50,6 +51,27 @@ impl Shard {
     {
         self.mesh
             .call(self, target, move |shard| {
+                Box::pin(job(shard)) as LocalFuture<R>
+            })
+            .await
+    }
+
+    /// Hands `job` to shard `target` and returns once it is on its way, with
+    /// the future of its answer. `job` itself (the closure, not the future
+    /// it returns) runs on the target in the order this shard sent its jobs
+    /// there: the ordered path requests take to their owners.
+    pub async fn send<R, F, Fut>(
+        self: &Rc<Self>,
+        target: ShardId,
+        job: F,
+    ) -> Result<Reply<R>, ShardGone>
+    where
+        R: Send + 'static,
+        F: FnOnce(Rc<Shard>) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + 'static,
+    {
+        self.mesh
+            .send(self, target, move |shard| {
                 Box::pin(job(shard)) as LocalFuture<R>
             })
             .await

@@ -1,11 +1,14 @@
 //! Changes to the topic catalogue, run on the catalogue shard and then applied
 //! on every shard: create (explicit or automatic), delete, and producer-id
-//! allocation. The catalogue shard serialises changes with a one-permit
-//! semaphore; nothing here is on the produce/fetch path except the first
-//! produce to a topic that does not exist yet.
+//! allocation. The catalogue shard runs changes one at a time in the order
+//! they reached it (its `catalogue_order` sequencer), so one connection's
+//! changes apply in its request order; nothing here is on the produce/fetch
+//! path except the first produce to a topic that does not exist yet.
 
 use std::future::Future;
 use std::rc::Rc;
+
+use crate::mesh::Reply;
 
 use crate::catalogue::{Catalogue, TopicError, TopicMeta, PRODUCER_ID_BLOCK};
 use crate::partition;
@@ -20,39 +23,68 @@ pub struct NewTopic {
     pub configs: Vec<(String, String)>,
 }
 
-/// Runs `job` for each item, one after the other, on the shard that owns the
-/// catalogue; one result per item, in order.
+/// Hands `job` to the catalogue shard, where it runs in its turn: after
+/// every change that reached the shard before it. Returns once the job is on
+/// its way (in this shard's order), with the future of its answer.
+async fn on_catalogue_shard<R, F, Fut>(
+    shard: &Rc<Shard>,
+    job: F,
+) -> Result<Reply<R>, crate::mesh::ShardGone>
+where
+    R: Send + 'static,
+    F: FnOnce(Rc<Shard>) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + 'static,
+{
+    let target = shard.placement.catalogue_shard();
+    shard
+        .send(target, move |catalogue_shard| {
+            assert!(catalogue_shard.is_catalogue_shard());
+            let ticket = catalogue_shard.catalogue_order.ticket();
+            async move {
+                let _turn = ticket.turn().await;
+                job(catalogue_shard).await
+            }
+        })
+        .await
+}
+
+/// Runs `job` for each item, one after the other, on the catalogue shard;
+/// one result per item, in order. Returns once the job is on its way.
 async fn each_on_catalogue_shard<T, F, Fut>(
     shard: &Rc<Shard>,
     items: Vec<T>,
     job: F,
-) -> Vec<Result<TopicMeta, TopicError>>
+) -> impl Future<Output = Vec<Result<TopicMeta, TopicError>>> + 'static
 where
     T: Send + 'static,
     F: Fn(Rc<Shard>, T) -> Fut + Send + 'static,
     Fut: Future<Output = Result<TopicMeta, TopicError>> + 'static,
 {
-    let target = shard.placement.catalogue_shard();
     let count = items.len();
-    shard
-        .call(target, move |catalogue_shard| async move {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                out.push(job(catalogue_shard.clone(), item).await);
-            }
-            out
-        })
-        .await
-        .unwrap_or_else(|gone| vec![Err(TopicError::Storage(gone.to_string())); count])
+    let reply = on_catalogue_shard(shard, move |catalogue_shard| async move {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(job(catalogue_shard.clone(), item).await);
+        }
+        out
+    })
+    .await;
+    async move {
+        match reply {
+            Ok(reply) => reply.await,
+            Err(gone) => vec![Err(TopicError::Storage(gone.to_string())); count],
+        }
+    }
 }
 
 /// Creates `topics` (each independently), or only validates them with
-/// `validate_only`. Returns one result per topic, in order.
+/// `validate_only`. Returns once the request is on its way to the catalogue
+/// shard, with the future of one result per topic, in order.
 pub async fn create(
     shard: &Rc<Shard>,
     topics: Vec<NewTopic>,
     validate_only: bool,
-) -> Vec<Result<TopicMeta, TopicError>> {
+) -> impl Future<Output = Vec<Result<TopicMeta, TopicError>>> + 'static {
     each_on_catalogue_shard(shard, topics, move |catalogue_shard, topic| async move {
         create_on_catalogue_shard(&catalogue_shard, topic, validate_only).await
     })
@@ -76,6 +108,7 @@ pub async fn ensure(shard: &Rc<Shard>, name: &str) -> Result<i32, TopicError> {
     };
     match create(shard, vec![topic], false)
         .await
+        .await
         .pop()
         .expect("one result per topic")
     {
@@ -97,12 +130,6 @@ async fn create_on_catalogue_shard(
     topic: NewTopic,
     validate_only: bool,
 ) -> Result<TopicMeta, TopicError> {
-    assert!(shard.is_catalogue_shard());
-    let _lock = shard
-        .catalogue_lock
-        .acquire_permit(1)
-        .await
-        .map_err(|e| TopicError::Storage(e.to_string()))?;
     let meta = shard.catalogue.borrow().check_new_topic(
         &topic.name,
         topic.partitions,
@@ -153,8 +180,12 @@ async fn apply_created(shard: &Rc<Shard>, name: &str, meta: &TopicMeta) -> Resul
     Ok(())
 }
 
-/// Deletes the named topics; one result per name, in order.
-pub async fn delete(shard: &Rc<Shard>, names: Vec<String>) -> Vec<Result<TopicMeta, TopicError>> {
+/// Deletes the named topics. Returns once the request is on its way to the
+/// catalogue shard, with the future of one result per name, in order.
+pub async fn delete(
+    shard: &Rc<Shard>,
+    names: Vec<String>,
+) -> impl Future<Output = Vec<Result<TopicMeta, TopicError>>> + 'static {
     each_on_catalogue_shard(shard, names, |catalogue_shard, name| async move {
         delete_on_catalogue_shard(&catalogue_shard, name).await
     })
@@ -165,11 +196,6 @@ async fn delete_on_catalogue_shard(
     shard: &Rc<Shard>,
     name: String,
 ) -> Result<TopicMeta, TopicError> {
-    let _lock = shard
-        .catalogue_lock
-        .acquire_permit(1)
-        .await
-        .map_err(|e| TopicError::Storage(e.to_string()))?;
     let mut next = shard.catalogue.borrow().clone();
     let meta = next.topics.remove(&name).ok_or(TopicError::Unknown)?;
     // Durable first: after a crash the topic is gone, and leftover partition
@@ -199,28 +225,29 @@ async fn delete_on_catalogue_shard(
 }
 
 /// Hands out a new producer id (epoch 0). Ids come from blocks reserved
-/// durably, so no id is ever handed out twice, even across crashes.
-pub async fn allocate_producer_id(shard: &Rc<Shard>) -> Result<i64, TopicError> {
-    let target = shard.placement.catalogue_shard();
-    shard
-        .call(target, |s| async move {
-            let _lock = s
-                .catalogue_lock
-                .acquire_permit(1)
-                .await
-                .map_err(|e| TopicError::Storage(e.to_string()))?;
-            let id = s.next_producer_id.get();
-            let reserved_end = s.catalogue.borrow().producer_id_reserved_end;
-            if id >= reserved_end {
-                let mut next = s.catalogue.borrow().clone();
-                next.producer_id_reserved_end = id.max(reserved_end) + PRODUCER_ID_BLOCK;
-                store(&s, next).await?;
-            }
-            s.next_producer_id.set(id + 1);
-            Ok(id)
-        })
-        .await
-        .unwrap_or_else(|gone| Err(TopicError::Storage(gone.to_string())))
+/// durably, so no id is ever handed out twice, even across crashes. Returns
+/// once the request is on its way to the catalogue shard.
+pub async fn allocate_producer_id(
+    shard: &Rc<Shard>,
+) -> impl Future<Output = Result<i64, TopicError>> + 'static {
+    let reply = on_catalogue_shard(shard, |s| async move {
+        let id = s.next_producer_id.get();
+        let reserved_end = s.catalogue.borrow().producer_id_reserved_end;
+        if id >= reserved_end {
+            let mut next = s.catalogue.borrow().clone();
+            next.producer_id_reserved_end = id.max(reserved_end) + PRODUCER_ID_BLOCK;
+            store(&s, next).await?;
+        }
+        s.next_producer_id.set(id + 1);
+        Ok(id)
+    })
+    .await;
+    async move {
+        match reply {
+            Ok(reply) => reply.await,
+            Err(gone) => Err(TopicError::Storage(gone.to_string())),
+        }
+    }
 }
 
 /// Writes `next` durably and makes it this shard's catalogue. The file write

@@ -4,6 +4,7 @@
 //! Every error the coordinator decides is passed through with its Kafka code.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::rc::Rc;
 
 use net::msg::delete_groups_response::DeletableGroupResult;
@@ -23,6 +24,7 @@ use super::limits;
 use super::placement::OFFSETS_TOPIC;
 use super::service::GroupService;
 use crate::conn::Peer;
+use crate::mesh::LocalFuture;
 use crate::placement::Placement;
 use crate::shard::Shard;
 
@@ -46,12 +48,22 @@ pub fn service_for_shard(
 /// meanwhile), then runs the group timers until cancelled. Spawn once per
 /// shard after storage recovery.
 pub async fn run(shard: Rc<Shard>) {
-    let groups = shard.groups.clone();
+    if load(&shard).await {
+        shard.groups.clone().run_timers().await;
+    }
+}
+
+/// Opens and replays the shard's `__consumer_offsets` partitions. False if
+/// they cannot be loaded: the coordinators then stay in the loading state
+/// (group requests keep getting COORDINATOR_LOAD_IN_PROGRESS, partitions
+/// work).
+pub async fn load(shard: &Rc<Shard>) -> bool {
+    let groups = &shard.groups;
     let dir = shard.config.data_dir.join("groups");
     let storage = storage::ShardStorage::new(storage::ShardStorageConfig {
         cache_bytes_max: limits::REPLAY_READ_BYTES,
     });
-    let log_config = offsets_log_config(&shard);
+    let log_config = offsets_log_config(shard);
     match groups.load(&dir, log_config, &storage).await {
         Ok(report) => tracing::info!(
             shard = shard.id,
@@ -63,13 +75,11 @@ pub async fn run(shard: Rc<Shard>) {
             "consumer groups loaded"
         ),
         Err(error) => {
-            // The coordinators stay in the loading state: group requests
-            // keep getting COORDINATOR_LOAD_IN_PROGRESS, partitions work.
             tracing::error!(shard = shard.id, %error, "cannot load consumer groups");
-            return;
+            return false;
         }
     }
-    groups.run_timers().await;
+    true
 }
 
 /// Durability of `__consumer_offsets` follows the broker's fsync policy.
@@ -91,26 +101,32 @@ fn offsets_log_config(shard: &Shard) -> storage::LogConfig {
     }
 }
 
-/// Runs one group API request; `None` for a request that is not one.
-pub async fn handle(
+/// Starts one group API request in the connection's order: every request
+/// that reaches a coordinator is handed to it (and taken there) before this
+/// returns. Returns the future of the encoded response; `None` for a request
+/// that is not a group API.
+pub async fn dispatch(
     shard: &Rc<Shard>,
     peer: &Peer,
     header: &RequestHeader,
     request: Request,
-) -> Option<EncodedFrame> {
+) -> Option<LocalFuture<EncodedFrame>> {
     let version = header.api_version;
     let id = header.correlation_id;
     let frame = match request {
-        Request::FindCoordinator(r) => encode(id, version, &find_coordinator(shard, version, r)),
-        Request::JoinGroup(r) => encode(id, version, &join_group(shard, peer, header, r).await),
-        Request::SyncGroup(r) => encode(id, version, &sync_group(shard, r).await),
-        Request::Heartbeat(r) => encode(id, version, &heartbeat(shard, r).await),
-        Request::LeaveGroup(r) => encode(id, version, &leave_group(shard, version, r).await),
-        Request::OffsetCommit(r) => encode(id, version, &offset_commit(shard, r).await),
-        Request::OffsetFetch(r) => encode(id, version, &offset_fetch(shard, r).await),
-        Request::DescribeGroups(r) => encode(id, version, &describe_groups(shard, r).await),
-        Request::ListGroups(r) => encode(id, version, &list_groups(shard, r).await),
-        Request::DeleteGroups(r) => encode(id, version, &delete_groups(shard, r).await),
+        Request::FindCoordinator(r) => {
+            let frame = encode(id, version, &find_coordinator(shard, version, r));
+            Box::pin(async move { frame }) as LocalFuture<EncodedFrame>
+        }
+        Request::JoinGroup(r) => respond(id, version, join_group(shard, peer, header, r).await),
+        Request::SyncGroup(r) => respond(id, version, sync_group(shard, r).await),
+        Request::Heartbeat(r) => respond(id, version, heartbeat(shard, r).await),
+        Request::LeaveGroup(r) => respond(id, version, leave_group(shard, version, r).await),
+        Request::OffsetCommit(r) => respond(id, version, offset_commit(shard, r).await),
+        Request::OffsetFetch(r) => respond(id, version, offset_fetch(shard, r).await),
+        Request::DescribeGroups(r) => respond(id, version, describe_groups(shard, r).await),
+        Request::ListGroups(r) => respond(id, version, list_groups(shard.clone(), r)),
+        Request::DeleteGroups(r) => respond(id, version, delete_groups(shard, r).await),
         other => {
             tracing::warn!(api = ?other.api_key(), "not a group API");
             return None;
@@ -123,18 +139,38 @@ fn encode<R: ApiResponse>(correlation_id: i32, version: i16, body: &R) -> Encode
     encode_response(correlation_id, version, body)
 }
 
-/// The coordinator's call on the group's shard; a shard that is gone
-/// (shutting down) answers COORDINATOR_NOT_AVAILABLE so that clients retry.
-async fn on_owner<R, F, Fut>(shard: &Rc<Shard>, group_id: &str, job: F) -> Result<R, ErrorCode>
+fn respond<R: ApiResponse + 'static>(
+    correlation_id: i32,
+    version: i16,
+    answer: impl Future<Output = R> + 'static,
+) -> LocalFuture<EncodedFrame> {
+    Box::pin(async move { encode(correlation_id, version, &answer.await) })
+}
+
+/// Hands `job` to the shard coordinating `group_id`, which calls it (and so
+/// runs the coordinator) in the order this shard sent its jobs there.
+/// Returns the future of the answer; a shard that is gone (shutting down)
+/// answers COORDINATOR_NOT_AVAILABLE so that clients retry.
+async fn on_owner<R, F, Fut>(
+    shard: &Rc<Shard>,
+    group_id: &str,
+    job: F,
+) -> impl Future<Output = Result<R, ErrorCode>> + 'static
 where
     R: Send + 'static,
     F: FnOnce(Rc<GroupService>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = R> + 'static,
+    Fut: Future<Output = R> + 'static,
 {
-    shard
-        .call_group(group_id, move |owner| job(owner.groups.clone()))
-        .await
-        .map_err(|_| ErrorCode::CoordinatorNotAvailable)
+    let owner = shard.placement.shard_for_group(group_id);
+    let reply = shard
+        .send(owner, move |owner| job(owner.groups.clone()))
+        .await;
+    async move {
+        match reply {
+            Ok(reply) => Ok(reply.await),
+            Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+        }
+    }
 }
 
 fn find_coordinator(
@@ -188,7 +224,7 @@ async fn join_group(
     peer: &Peer,
     header: &RequestHeader,
     r: JoinGroupRequest,
-) -> JoinGroupResponse {
+) -> impl Future<Output = JoinGroupResponse> + 'static {
     let version = header.api_version;
     let request = api::JoinRequest {
         group_id: r.group_id.clone(),
@@ -216,38 +252,42 @@ async fn join_group(
             .unwrap_or_default(),
         require_known_member_id: version >= 4,
     };
-    let response = on_owner(shard, &r.group_id, move |groups| async move {
-        groups.join(request).await
-    })
-    .await
-    .unwrap_or_else(|error| api::JoinResponse::error(error, &r.member_id));
-    // Before v7 the protocol name is not nullable.
-    let protocol_name = match response.protocol_name {
-        None if version < 7 => Some(String::new()),
-        name => name,
-    };
-    JoinGroupResponse {
-        error_code: response.error.code(),
-        generation_id: response.generation_id,
-        protocol_type: response.protocol_type,
-        protocol_name,
-        leader: response.leader,
-        skip_assignment: response.skip_assignment,
-        member_id: response.member_id,
-        members: response
-            .members
-            .into_iter()
-            .map(|m| JoinGroupResponseMember {
-                member_id: m.member_id,
-                group_instance_id: m.group_instance_id,
-                metadata: m.metadata,
-            })
-            .collect(),
-        ..Default::default()
+    let answer = on_owner(shard, &r.group_id, move |groups| groups.join(request)).await;
+    async move {
+        let response = answer
+            .await
+            .unwrap_or_else(|error| api::JoinResponse::error(error, &r.member_id));
+        // Before v7 the protocol name is not nullable.
+        let protocol_name = match response.protocol_name {
+            None if version < 7 => Some(String::new()),
+            name => name,
+        };
+        JoinGroupResponse {
+            error_code: response.error.code(),
+            generation_id: response.generation_id,
+            protocol_type: response.protocol_type,
+            protocol_name,
+            leader: response.leader,
+            skip_assignment: response.skip_assignment,
+            member_id: response.member_id,
+            members: response
+                .members
+                .into_iter()
+                .map(|m| JoinGroupResponseMember {
+                    member_id: m.member_id,
+                    group_instance_id: m.group_instance_id,
+                    metadata: m.metadata,
+                })
+                .collect(),
+            ..Default::default()
+        }
     }
 }
 
-async fn sync_group(shard: &Rc<Shard>, r: SyncGroupRequest) -> SyncGroupResponse {
+async fn sync_group(
+    shard: &Rc<Shard>,
+    r: SyncGroupRequest,
+) -> impl Future<Output = SyncGroupResponse> + 'static {
     let group_id = r.group_id.clone();
     let request = api::SyncRequest {
         group_id: r.group_id,
@@ -262,21 +302,23 @@ async fn sync_group(shard: &Rc<Shard>, r: SyncGroupRequest) -> SyncGroupResponse
             .map(|a| (a.member_id, a.assignment))
             .collect(),
     };
-    let response = on_owner(shard, &group_id, move |groups| async move {
-        groups.sync(request).await
-    })
-    .await
-    .unwrap_or_else(api::SyncResponse::error);
-    SyncGroupResponse {
-        error_code: response.error.code(),
-        protocol_type: response.protocol_type,
-        protocol_name: response.protocol_name,
-        assignment: response.assignment,
-        ..Default::default()
+    let answer = on_owner(shard, &group_id, move |groups| groups.sync(request)).await;
+    async move {
+        let response = answer.await.unwrap_or_else(api::SyncResponse::error);
+        SyncGroupResponse {
+            error_code: response.error.code(),
+            protocol_type: response.protocol_type,
+            protocol_name: response.protocol_name,
+            assignment: response.assignment,
+            ..Default::default()
+        }
     }
 }
 
-async fn heartbeat(shard: &Rc<Shard>, r: HeartbeatRequest) -> HeartbeatResponse {
+async fn heartbeat(
+    shard: &Rc<Shard>,
+    r: HeartbeatRequest,
+) -> impl Future<Output = HeartbeatResponse> + 'static {
     let group_id = r.group_id.clone();
     let request = api::HeartbeatRequest {
         group_id: r.group_id,
@@ -284,18 +326,21 @@ async fn heartbeat(shard: &Rc<Shard>, r: HeartbeatRequest) -> HeartbeatResponse 
         member_id: r.member_id,
         group_instance_id: r.group_instance_id,
     };
-    let error = on_owner(shard, &group_id, move |groups| async move {
-        groups.heartbeat(request).await
-    })
-    .await
-    .unwrap_or_else(|e| e);
-    HeartbeatResponse {
-        error_code: error.code(),
-        ..Default::default()
+    let answer = on_owner(shard, &group_id, move |groups| groups.heartbeat(request)).await;
+    async move {
+        let error = answer.await.unwrap_or_else(|e| e);
+        HeartbeatResponse {
+            error_code: error.code(),
+            ..Default::default()
+        }
     }
 }
 
-async fn leave_group(shard: &Rc<Shard>, version: i16, r: LeaveGroupRequest) -> LeaveGroupResponse {
+async fn leave_group(
+    shard: &Rc<Shard>,
+    version: i16,
+    r: LeaveGroupRequest,
+) -> impl Future<Output = LeaveGroupResponse> + 'static {
     let group_id = r.group_id.clone();
     let members = if version < 3 {
         vec![api::LeavingMember {
@@ -315,36 +360,38 @@ async fn leave_group(shard: &Rc<Shard>, version: i16, r: LeaveGroupRequest) -> L
         group_id: r.group_id,
         members,
     };
-    let response = on_owner(shard, &group_id, move |groups| async move {
-        groups.leave(request).await
-    })
-    .await
-    .unwrap_or_else(|error| api::LeaveResponse {
-        error,
-        members: Vec::new(),
-    });
-    if version < 3 {
-        return LeaveGroupResponse {
-            error_code: response.legacy_error().code(),
+    let answer = on_owner(shard, &group_id, move |groups| groups.leave(request)).await;
+    async move {
+        let response = answer.await.unwrap_or_else(|error| api::LeaveResponse {
+            error,
+            members: Vec::new(),
+        });
+        if version < 3 {
+            return LeaveGroupResponse {
+                error_code: response.legacy_error().code(),
+                ..Default::default()
+            };
+        }
+        LeaveGroupResponse {
+            error_code: response.error.code(),
+            members: response
+                .members
+                .into_iter()
+                .map(|m| MemberResponse {
+                    member_id: m.member_id,
+                    group_instance_id: m.group_instance_id,
+                    error_code: m.error.code(),
+                })
+                .collect(),
             ..Default::default()
-        };
-    }
-    LeaveGroupResponse {
-        error_code: response.error.code(),
-        members: response
-            .members
-            .into_iter()
-            .map(|m| MemberResponse {
-                member_id: m.member_id,
-                group_instance_id: m.group_instance_id,
-                error_code: m.error.code(),
-            })
-            .collect(),
-        ..Default::default()
+        }
     }
 }
 
-async fn offset_commit(shard: &Rc<Shard>, r: OffsetCommitRequest) -> OffsetCommitResponse {
+async fn offset_commit(
+    shard: &Rc<Shard>,
+    r: OffsetCommitRequest,
+) -> impl Future<Output = OffsetCommitResponse> + 'static {
     // Partitions of topics this broker does not have are refused here, as
     // Kafka does; the rest go to the coordinator.
     let known = |topic: &str, partition: i32| {
@@ -389,41 +436,48 @@ async fn offset_commit(shard: &Rc<Shard>, r: OffsetCommitRequest) -> OffsetCommi
         topics,
     };
     let fallback = request.clone();
-    let response = on_owner(shard, &r.group_id, move |groups| async move {
-        groups.offset_commit(request).await
+    let answer = on_owner(shard, &r.group_id, move |groups| {
+        groups.offset_commit(request)
     })
-    .await
-    .unwrap_or_else(|error| api::OffsetCommitResponse::all(&fallback, error));
-    for topic in response.topics {
-        for (partition, error) in topic.partitions {
-            results.insert((topic.name.clone(), partition), error);
+    .await;
+    async move {
+        let response = answer
+            .await
+            .unwrap_or_else(|error| api::OffsetCommitResponse::all(&fallback, error));
+        for topic in response.topics {
+            for (partition, error) in topic.partitions {
+                results.insert((topic.name.clone(), partition), error);
+            }
         }
-    }
-    OffsetCommitResponse {
-        topics: r
-            .topics
-            .into_iter()
-            .map(|t| OffsetCommitResponseTopic {
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| OffsetCommitResponsePartition {
-                        partition_index: p.partition_index,
-                        error_code: results
-                            .get(&(t.name.clone(), p.partition_index))
-                            .copied()
-                            .unwrap_or(ErrorCode::UnknownServerError)
-                            .code(),
-                    })
-                    .collect(),
-                name: t.name,
-            })
-            .collect(),
-        ..Default::default()
+        OffsetCommitResponse {
+            topics: r
+                .topics
+                .into_iter()
+                .map(|t| OffsetCommitResponseTopic {
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| OffsetCommitResponsePartition {
+                            partition_index: p.partition_index,
+                            error_code: results
+                                .get(&(t.name.clone(), p.partition_index))
+                                .copied()
+                                .unwrap_or(ErrorCode::UnknownServerError)
+                                .code(),
+                        })
+                        .collect(),
+                    name: t.name,
+                })
+                .collect(),
+            ..Default::default()
+        }
     }
 }
 
-async fn offset_fetch(shard: &Rc<Shard>, r: OffsetFetchRequest) -> OffsetFetchResponse {
+async fn offset_fetch(
+    shard: &Rc<Shard>,
+    r: OffsetFetchRequest,
+) -> impl Future<Output = OffsetFetchResponse> + 'static {
     let request = api::OffsetFetchRequest {
         group_id: r.group_id.clone(),
         topics: r.topics.map(|topics| {
@@ -433,82 +487,97 @@ async fn offset_fetch(shard: &Rc<Shard>, r: OffsetFetchRequest) -> OffsetFetchRe
                 .collect()
         }),
     };
-    let response = on_owner(shard, &r.group_id, move |groups| async move {
-        groups.offset_fetch(request).await
+    let answer = on_owner(shard, &r.group_id, move |groups| {
+        groups.offset_fetch(request)
     })
-    .await
-    .unwrap_or_else(|error| api::OffsetFetchResponse {
-        error,
-        topics: Vec::new(),
-    });
-    OffsetFetchResponse {
-        error_code: response.error.code(),
-        topics: response
-            .topics
-            .into_iter()
-            .map(|t| OffsetFetchResponseTopic {
-                name: t.name,
-                partitions: t
-                    .partitions
-                    .into_iter()
-                    .map(|p| OffsetFetchResponsePartition {
-                        partition_index: p.partition,
-                        committed_offset: p.offset,
-                        committed_leader_epoch: p.leader_epoch,
-                        metadata: Some(p.metadata),
-                        error_code: p.error.code(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
-async fn describe_groups(shard: &Rc<Shard>, r: DescribeGroupsRequest) -> DescribeGroupsResponse {
-    let mut groups = Vec::with_capacity(r.groups.len());
-    for group_id in r.groups {
-        let id = group_id.clone();
-        let described = on_owner(shard, &group_id, move |groups| async move {
-            groups.describe(id)
-        })
-        .await
-        .unwrap_or_else(|error| api::DescribedGroup {
-            error,
-            group_id: group_id.clone(),
-            state: "Dead",
-            protocol_type: String::new(),
-            protocol_name: String::new(),
-            members: Vec::new(),
-        });
-        groups.push(DescribedGroup {
-            error_code: described.error.code(),
-            group_id: described.group_id,
-            group_state: described.state.to_string(),
-            protocol_type: described.protocol_type,
-            protocol_data: described.protocol_name,
-            members: described
-                .members
+    .await;
+    async move {
+        let response = answer
+            .await
+            .unwrap_or_else(|error| api::OffsetFetchResponse {
+                error,
+                topics: Vec::new(),
+            });
+        OffsetFetchResponse {
+            error_code: response.error.code(),
+            topics: response
+                .topics
                 .into_iter()
-                .map(|m| DescribedGroupMember {
-                    member_id: m.member_id,
-                    group_instance_id: m.group_instance_id,
-                    client_id: m.client_id,
-                    client_host: m.client_host,
-                    member_metadata: m.metadata,
-                    member_assignment: m.assignment,
+                .map(|t| OffsetFetchResponseTopic {
+                    name: t.name,
+                    partitions: t
+                        .partitions
+                        .into_iter()
+                        .map(|p| OffsetFetchResponsePartition {
+                            partition_index: p.partition,
+                            committed_offset: p.offset,
+                            committed_leader_epoch: p.leader_epoch,
+                            metadata: Some(p.metadata),
+                            error_code: p.error.code(),
+                        })
+                        .collect(),
                 })
                 .collect(),
             ..Default::default()
-        });
-    }
-    DescribeGroupsResponse {
-        groups,
-        ..Default::default()
+        }
     }
 }
 
-async fn list_groups(shard: &Rc<Shard>, r: ListGroupsRequest) -> ListGroupsResponse {
+async fn describe_groups(
+    shard: &Rc<Shard>,
+    r: DescribeGroupsRequest,
+) -> impl Future<Output = DescribeGroupsResponse> + 'static {
+    let mut answers = Vec::with_capacity(r.groups.len());
+    for group_id in r.groups {
+        let id = group_id.clone();
+        let answer = on_owner(shard, &group_id, move |groups| {
+            let described = groups.describe(id);
+            async move { described }
+        })
+        .await;
+        answers.push((group_id, answer));
+    }
+    async move {
+        let mut groups = Vec::with_capacity(answers.len());
+        for (group_id, answer) in answers {
+            let described = answer.await.unwrap_or_else(|error| api::DescribedGroup {
+                error,
+                group_id: group_id.clone(),
+                state: "Dead",
+                protocol_type: String::new(),
+                protocol_name: String::new(),
+                members: Vec::new(),
+            });
+            groups.push(DescribedGroup {
+                error_code: described.error.code(),
+                group_id: described.group_id,
+                group_state: described.state.to_string(),
+                protocol_type: described.protocol_type,
+                protocol_data: described.protocol_name,
+                members: described
+                    .members
+                    .into_iter()
+                    .map(|m| DescribedGroupMember {
+                        member_id: m.member_id,
+                        group_instance_id: m.group_instance_id,
+                        client_id: m.client_id,
+                        client_host: m.client_host,
+                        member_metadata: m.metadata,
+                        member_assignment: m.assignment,
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+        }
+        DescribeGroupsResponse {
+            groups,
+            ..Default::default()
+        }
+    }
+}
+
+/// Not ordered: it only reads, from every shard.
+async fn list_groups(shard: Rc<Shard>, r: ListGroupsRequest) -> ListGroupsResponse {
     let states = r.states_filter;
     let answers = shard
         .call_all(move |owner| {
@@ -541,22 +610,28 @@ async fn list_groups(shard: &Rc<Shard>, r: ListGroupsRequest) -> ListGroupsRespo
     }
 }
 
-async fn delete_groups(shard: &Rc<Shard>, r: DeleteGroupsRequest) -> DeleteGroupsResponse {
-    let mut results = Vec::with_capacity(r.groups_names.len());
+async fn delete_groups(
+    shard: &Rc<Shard>,
+    r: DeleteGroupsRequest,
+) -> impl Future<Output = DeleteGroupsResponse> + 'static {
+    let mut answers = Vec::with_capacity(r.groups_names.len());
     for group_id in r.groups_names {
         let id = group_id.clone();
-        let error = on_owner(shard, &group_id, move |groups| async move {
-            groups.delete(id).await
-        })
-        .await
-        .unwrap_or_else(|e| e);
-        results.push(DeletableGroupResult {
-            group_id,
-            error_code: error.code(),
-        });
+        let answer = on_owner(shard, &group_id, move |groups| groups.delete(id)).await;
+        answers.push((group_id, answer));
     }
-    DeleteGroupsResponse {
-        results,
-        ..Default::default()
+    async move {
+        let mut results = Vec::with_capacity(answers.len());
+        for (group_id, answer) in answers {
+            let error = answer.await.unwrap_or_else(|e| e);
+            results.push(DeletableGroupResult {
+                group_id,
+                error_code: error.code(),
+            });
+        }
+        DeleteGroupsResponse {
+            results,
+            ..Default::default()
+        }
     }
 }

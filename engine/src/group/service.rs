@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -105,20 +106,23 @@ impl OffsetsPartition {
         }
     }
 
-    /// Waits until every `persist` started so far has settled. False if the
-    /// shard stopped first or a persist failed meanwhile (what the caller
-    /// read may then include a commit that is not on disk).
-    async fn wait_settled(&self) -> bool {
+    /// Waits until every `persist` started before this call has settled.
+    /// False if the shard stopped first or a persist failed meanwhile (what
+    /// the caller read may then include a commit that is not on disk).
+    fn wait_settled(self: &Rc<Self>) -> impl Future<Output = bool> + 'static {
         let target = self.persists_started.get();
         let failed_before = self.persists_failed.get();
-        loop {
-            if self.persists_settled.get() >= target {
-                return self.persists_failed.get() == failed_before;
+        let this = self.clone();
+        async move {
+            loop {
+                if this.persists_settled.get() >= target {
+                    return this.persists_failed.get() == failed_before;
+                }
+                if this.stopping.get() {
+                    return false;
+                }
+                this.settled.notified().await;
             }
-            if self.stopping.get() {
-                return false;
-            }
-            self.settled.notified().await;
         }
     }
 
@@ -137,59 +141,94 @@ impl OffsetsPartition {
         self.settled.notify_all();
     }
 
-    /// Runs `call` on the coordinator with a fresh request token and waits for
-    /// the deferred answer.
-    /// Returns None (the caller answers COORDINATOR_NOT_AVAILABLE, and the
-    /// client finds the coordinator again) when the shard is stopping.
-    async fn deferred(&self, call: impl FnOnce(&mut Coordinator, RequestId)) -> Option<ReplyBody> {
-        if self.stopping.get() {
-            return None;
+    /// Runs `call` on the coordinator with a fresh request token, now, and
+    /// returns the future of its deferred answer: None (the caller answers
+    /// COORDINATOR_NOT_AVAILABLE, and the client finds the coordinator
+    /// again) when the shard is stopping.
+    fn deferred(
+        self: &Rc<Self>,
+        call: impl FnOnce(&mut Coordinator, RequestId),
+    ) -> impl Future<Output = Option<ReplyBody>> + 'static {
+        let started = (!self.stopping.get()).then(|| {
+            let request = self.next_request.get() + 1;
+            self.next_request.set(request);
+            let (sender, receiver) = local_channel::new_bounded(1);
+            self.waiters.borrow_mut().insert(request, sender);
+            call(&mut self.coordinator.borrow_mut(), request);
+            (self.drive(), receiver)
+        });
+        async move {
+            let (driven, receiver) = started?;
+            driven.await;
+            receiver.recv().await
         }
-        let request = self.next_request.get() + 1;
-        self.next_request.set(request);
-        let (sender, receiver) = local_channel::new_bounded(1);
-        self.waiters.borrow_mut().insert(request, sender);
-        call(&mut self.coordinator.borrow_mut(), request);
-        self.drive().await;
-        receiver.recv().await
     }
 
-    /// Makes the coordinator's output durable, then delivers its answers.
-    /// Returns false if the records could not be written (the answers then
+    /// Takes the coordinator's output and queues its records for the log,
+    /// now; the future makes them durable, then delivers the answers, and
+    /// is false if the records could not be written (the answers then
     /// carry errors).
-    async fn drive(&self) -> bool {
+    fn drive(self: &Rc<Self>) -> impl Future<Output = bool> + 'static {
         let mut ready = self.coordinator.borrow_mut().take_ready();
-        let mut ok = true;
-        if !ready.records.is_empty() {
-            if let Err(error) = self.persist(&ready.records).await {
-                tracing::error!(partition = self.index, %error, "cannot write to {OFFSETS_TOPIC}");
-                ready.fail_replies(ErrorCode::CoordinatorNotAvailable);
-                ok = false;
+        let persisted = (!ready.records.is_empty()).then(|| self.persist(&ready.records));
+        let this = self.clone();
+        async move {
+            let mut ok = true;
+            if let Some(persisted) = persisted {
+                if let Err(error) = persisted.await {
+                    tracing::error!(partition = this.index, %error, "cannot write to {OFFSETS_TOPIC}");
+                    ready.fail_replies(ErrorCode::CoordinatorNotAvailable);
+                    ok = false;
+                }
             }
-        }
-        let mut waiters = self.waiters.borrow_mut();
-        for reply in ready.replies {
-            if let Some(sender) = waiters.remove(&reply.request) {
-                // The requester may be gone (connection closed); that is fine.
-                let _ = sender.try_send(reply.body);
+            let mut waiters = this.waiters.borrow_mut();
+            for reply in ready.replies {
+                if let Some(sender) = waiters.remove(&reply.request) {
+                    // The requester may be gone (connection closed); that is fine.
+                    let _ = sender.try_send(reply.body);
+                }
             }
+            ok
         }
-        ok
     }
 
-    async fn persist(&self, records: &[super::record::GroupRecord]) -> Result<(), String> {
+    /// Queues `records` for the log now (this fixes their order), and
+    /// returns the future of their durability.
+    fn persist(
+        self: &Rc<Self>,
+        records: &[super::record::GroupRecord],
+    ) -> impl Future<Output = Result<(), String>> + 'static {
         let sequence = self.persists_started.get() + 1;
         self.persists_started.set(sequence);
-        let result = self.append_durably(records).await;
-        // A failed persist settles too (its requester gets an error), or
-        // readers would wait for ever.
-        self.settle(sequence, result.is_ok());
-        result
+        let appended = self.enqueue(records);
+        let this = self.clone();
+        async move {
+            let result = async {
+                let info = appended?
+                    .recv()
+                    .await
+                    .ok_or_else(|| "group log writer stopped".to_string())??;
+                let log = this
+                    .log
+                    .borrow()
+                    .clone()
+                    .ok_or_else(|| "log closed".to_string())?;
+                log.wait_durable(&info).await.map_err(|e| e.to_string())
+            }
+            .await;
+            // A failed persist settles too (its requester gets an error), or
+            // readers would wait for ever.
+            this.settle(sequence, result.is_ok());
+            result
+        }
     }
 
-    async fn append_durably(&self, records: &[super::record::GroupRecord]) -> Result<(), String> {
-        // Everything up to the enqueue runs synchronously from `drive`'s
-        // `take_ready`, which fixes the order of appends.
+    /// Hands `records` to the partition's writer; the receiver learns where
+    /// they landed.
+    fn enqueue(
+        &self,
+        records: &[super::record::GroupRecord],
+    ) -> Result<local_channel::LocalReceiver<Result<storage::AppendInfo, String>>, String> {
         let batches = batch::encode_batches(records, now_ms() as i64);
         self.appended_since_checkpoint
             .set(self.appended_since_checkpoint.get() + records.len() as u64);
@@ -200,16 +239,7 @@ impl OffsetsPartition {
             .ok_or_else(|| "log not open".to_string())?
             .try_send(AppendJob { batches, done })
             .map_err(|_| "group log writer stopped".to_string())?;
-        let info = appended
-            .recv()
-            .await
-            .ok_or_else(|| "group log writer stopped".to_string())??;
-        let log = self
-            .log
-            .borrow()
-            .clone()
-            .ok_or_else(|| "log closed".to_string())?;
-        log.wait_durable(&info).await.map_err(|e| e.to_string())
+        Ok(appended)
     }
 
     /// Opens the partition's log and replays it into the coordinator.
@@ -292,7 +322,7 @@ impl OffsetsPartition {
     /// last durable checkpoint, so everything it held is superseded (by the
     /// checkpoint or by later records); a crash mid-checkpoint leaves
     /// duplicates of current values, which replay harmlessly.
-    async fn checkpoint(&self, now: u64) {
+    async fn checkpoint(self: &Rc<Self>, now: u64) {
         if now < self.next_checkpoint_ms.get() {
             return;
         }
@@ -457,65 +487,95 @@ impl GroupService {
         self.partitions.get(&offsets_partition_for(group_id))
     }
 
-    pub async fn join(&self, join: JoinRequest) -> JoinResponse {
+    // The request methods below run the coordinator at once, when called,
+    // and return the future of the answer (which waits for durability): the
+    // order in which they are called is the order the coordinator sees, so
+    // callers keep a connection's request order by calling them in it.
+
+    pub fn join(&self, join: JoinRequest) -> impl Future<Output = JoinResponse> + 'static {
         let member_id = join.member_id.clone();
-        let Some(p) = self.partition(&join.group_id) else {
-            return JoinResponse::error(ErrorCode::NotCoordinator, &member_id);
-        };
-        let now = now_ms();
-        match p
-            .deferred(|c, request| c.join_group(request, join, now))
-            .await
-        {
-            Some(ReplyBody::Join(response)) => response,
-            _ => JoinResponse::error(ErrorCode::CoordinatorNotAvailable, &member_id),
-        }
-    }
-
-    pub async fn sync(&self, sync: SyncRequest) -> SyncResponse {
-        let Some(p) = self.partition(&sync.group_id) else {
-            return SyncResponse::error(ErrorCode::NotCoordinator);
-        };
-        let now = now_ms();
-        match p
-            .deferred(|c, request| c.sync_group(request, sync, now))
-            .await
-        {
-            Some(ReplyBody::Sync(response)) => response,
-            _ => SyncResponse::error(ErrorCode::CoordinatorNotAvailable),
-        }
-    }
-
-    pub async fn heartbeat(&self, heartbeat: HeartbeatRequest) -> ErrorCode {
-        let Some(p) = self.partition(&heartbeat.group_id) else {
-            return ErrorCode::NotCoordinator;
-        };
-        let error = p.coordinator.borrow_mut().heartbeat(&heartbeat, now_ms());
-        p.drive().await;
-        error
-    }
-
-    pub async fn leave(&self, leave: LeaveRequest) -> LeaveResponse {
-        let Some(p) = self.partition(&leave.group_id) else {
-            return LeaveResponse {
-                error: ErrorCode::NotCoordinator,
-                members: Vec::new(),
+        let answer = self.partition(&join.group_id).map(|p| {
+            let now = now_ms();
+            p.deferred(move |c, request| c.join_group(request, join, now))
+        });
+        async move {
+            let Some(answer) = answer else {
+                return JoinResponse::error(ErrorCode::NotCoordinator, &member_id);
             };
-        };
-        let response = p.coordinator.borrow_mut().leave_group(leave, now_ms());
-        p.drive().await;
-        response
+            match answer.await {
+                Some(ReplyBody::Join(response)) => response,
+                _ => JoinResponse::error(ErrorCode::CoordinatorNotAvailable, &member_id),
+            }
+        }
     }
 
-    pub async fn offset_commit(&self, commit: OffsetCommitRequest) -> OffsetCommitResponse {
-        let Some(p) = self.partition(&commit.group_id) else {
-            return OffsetCommitResponse::all(&commit, ErrorCode::NotCoordinator);
-        };
-        let response = p.coordinator.borrow_mut().offset_commit(&commit, now_ms());
-        if p.drive().await {
+    pub fn sync(&self, sync: SyncRequest) -> impl Future<Output = SyncResponse> + 'static {
+        let answer = self.partition(&sync.group_id).map(|p| {
+            let now = now_ms();
+            p.deferred(move |c, request| c.sync_group(request, sync, now))
+        });
+        async move {
+            let Some(answer) = answer else {
+                return SyncResponse::error(ErrorCode::NotCoordinator);
+            };
+            match answer.await {
+                Some(ReplyBody::Sync(response)) => response,
+                _ => SyncResponse::error(ErrorCode::CoordinatorNotAvailable),
+            }
+        }
+    }
+
+    pub fn heartbeat(
+        &self,
+        heartbeat: HeartbeatRequest,
+    ) -> impl Future<Output = ErrorCode> + 'static {
+        let answer = self.partition(&heartbeat.group_id).map(|p| {
+            let error = p.coordinator.borrow_mut().heartbeat(&heartbeat, now_ms());
+            (error, p.drive())
+        });
+        async move {
+            let Some((error, driven)) = answer else {
+                return ErrorCode::NotCoordinator;
+            };
+            driven.await;
+            error
+        }
+    }
+
+    pub fn leave(&self, leave: LeaveRequest) -> impl Future<Output = LeaveResponse> + 'static {
+        let answer = self.partition(&leave.group_id).map(|p| {
+            let response = p.coordinator.borrow_mut().leave_group(leave, now_ms());
+            (response, p.drive())
+        });
+        async move {
+            let Some((response, driven)) = answer else {
+                return LeaveResponse {
+                    error: ErrorCode::NotCoordinator,
+                    members: Vec::new(),
+                };
+            };
+            driven.await;
             response
-        } else {
-            OffsetCommitResponse::all(&commit, ErrorCode::CoordinatorNotAvailable)
+        }
+    }
+
+    pub fn offset_commit(
+        &self,
+        commit: OffsetCommitRequest,
+    ) -> impl Future<Output = OffsetCommitResponse> + 'static {
+        let answer = self.partition(&commit.group_id).map(|p| {
+            let response = p.coordinator.borrow_mut().offset_commit(&commit, now_ms());
+            (response, p.drive())
+        });
+        async move {
+            let Some((response, driven)) = answer else {
+                return OffsetCommitResponse::all(&commit, ErrorCode::NotCoordinator);
+            };
+            if driven.await {
+                response
+            } else {
+                OffsetCommitResponse::all(&commit, ErrorCode::CoordinatorNotAvailable)
+            }
         }
     }
 
@@ -523,20 +583,28 @@ impl GroupService {
     /// the request is durable: a reader never sees an offset that a crash
     /// could take back (Kafka updates its offset cache only after the
     /// append completes).
-    pub async fn offset_fetch(&self, fetch: OffsetFetchRequest) -> OffsetFetchResponse {
-        let Some(p) = self.partition(&fetch.group_id) else {
-            return OffsetFetchResponse {
-                error: ErrorCode::NotCoordinator,
-                topics: Vec::new(),
+    pub fn offset_fetch(
+        &self,
+        fetch: OffsetFetchRequest,
+    ) -> impl Future<Output = OffsetFetchResponse> + 'static {
+        let answer = self.partition(&fetch.group_id).map(|p| {
+            let response = p.coordinator.borrow().offset_fetch(&fetch);
+            (response, p.wait_settled())
+        });
+        async move {
+            let Some((response, settled)) = answer else {
+                return OffsetFetchResponse {
+                    error: ErrorCode::NotCoordinator,
+                    topics: Vec::new(),
+                };
             };
-        };
-        let response = p.coordinator.borrow().offset_fetch(&fetch);
-        if p.wait_settled().await {
-            response
-        } else {
-            OffsetFetchResponse {
-                error: ErrorCode::CoordinatorNotAvailable,
-                topics: Vec::new(),
+            if settled.await {
+                response
+            } else {
+                OffsetFetchResponse {
+                    error: ErrorCode::CoordinatorNotAvailable,
+                    topics: Vec::new(),
+                }
             }
         }
     }
@@ -574,18 +642,23 @@ impl GroupService {
         (error, all)
     }
 
-    pub async fn delete(&self, group_id: String) -> ErrorCode {
-        let Some(p) = self.partition(&group_id) else {
-            return ErrorCode::NotCoordinator;
-        };
-        let result = p
-            .coordinator
-            .borrow_mut()
-            .delete_groups(std::slice::from_ref(&group_id), now_ms());
-        if !p.drive().await {
-            return ErrorCode::CoordinatorNotAvailable;
+    pub fn delete(&self, group_id: String) -> impl Future<Output = ErrorCode> + 'static {
+        let answer = self.partition(&group_id).map(|p| {
+            let result = p
+                .coordinator
+                .borrow_mut()
+                .delete_groups(std::slice::from_ref(&group_id), now_ms());
+            (result[0].1, p.drive())
+        });
+        async move {
+            let Some((error, driven)) = answer else {
+                return ErrorCode::NotCoordinator;
+            };
+            if !driven.await {
+                return ErrorCode::CoordinatorNotAvailable;
+            }
+            error
         }
-        result[0].1
     }
 
     /// Forgets the committed offsets of a deleted topic in every group of

@@ -1,6 +1,7 @@
 //! Topic administration and producer ids: CreateTopics, DeleteTopics,
 //! DescribeConfigs, InitProducerId.
 
+use std::future::Future;
 use std::rc::Rc;
 
 use net::msg::create_topics_request::CreateTopicsRequest;
@@ -20,6 +21,7 @@ use net::{ErrorCode, Uuid};
 use super::topic_error_code;
 use crate::catalogue::{TopicMeta, TOPIC_CONFIG_KEYS};
 use crate::config::Config;
+use crate::mesh::LocalFuture;
 use crate::shard::Shard;
 use crate::topics::{self, NewTopic};
 
@@ -31,10 +33,12 @@ const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
+/// Returns once the request is on its way to the catalogue shard (the
+/// connection's order), with the future of the response.
 pub async fn create_topics(
     shard: &Rc<Shard>,
     request: CreateTopicsRequest,
-) -> CreateTopicsResponse {
+) -> impl Future<Output = CreateTopicsResponse> + 'static {
     let default_partitions = shard.config.topics.default_partitions;
     let wanted: Vec<NewTopic> = request
         .topics
@@ -55,6 +59,15 @@ pub async fn create_topics(
         })
         .collect();
     let results = topics::create(shard, wanted.clone(), request.validate_only).await;
+    let config = shard.config.clone();
+    async move { created(&config, wanted, results.await) }
+}
+
+fn created(
+    config: &Config,
+    wanted: Vec<NewTopic>,
+    results: Vec<Result<TopicMeta, crate::catalogue::TopicError>>,
+) -> CreateTopicsResponse {
     let topics = wanted
         .into_iter()
         .zip(results)
@@ -67,7 +80,7 @@ pub async fn create_topics(
                 num_partitions: meta.partitions,
                 replication_factor: 1,
                 configs: Some(
-                    effective_topic_configs(&shard.config, &meta)
+                    effective_topic_configs(config, &meta)
                         .into_iter()
                         .map(|(name, value, source)| CreatableTopicConfigs {
                             name,
@@ -94,11 +107,13 @@ pub async fn create_topics(
     }
 }
 
+/// Returns once the request is on its way to the catalogue shard (the
+/// connection's order), with the future of the response.
 pub async fn delete_topics(
     shard: &Rc<Shard>,
     version: i16,
     request: DeleteTopicsRequest,
-) -> DeleteTopicsResponse {
+) -> impl Future<Output = DeleteTopicsResponse> + 'static {
     // v6 names topics by name or id; earlier versions by name only.
     let names: Vec<(Option<String>, Uuid)> = if version >= 6 {
         let catalogue = shard.catalogue.borrow();
@@ -125,7 +140,15 @@ pub async fn delete_topics(
             .collect()
     };
     let known: Vec<String> = names.iter().filter_map(|(n, _)| n.clone()).collect();
-    let mut results = topics::delete(shard, known).await.into_iter();
+    let results = topics::delete(shard, known).await;
+    async move { deleted(names, results.await) }
+}
+
+fn deleted(
+    names: Vec<(Option<String>, Uuid)>,
+    results: Vec<Result<TopicMeta, crate::catalogue::TopicError>>,
+) -> DeleteTopicsResponse {
+    let mut results = results.into_iter();
     let responses = names
         .into_iter()
         .map(|(name, id)| match name {
@@ -282,10 +305,12 @@ pub fn describe_configs(
     }
 }
 
+/// Returns once an id allocation is on its way to the catalogue shard (the
+/// connection's order), with the future of the response.
 pub async fn init_producer_id(
     shard: &Rc<Shard>,
     request: InitProducerIdRequest,
-) -> InitProducerIdResponse {
+) -> LocalFuture<InitProducerIdResponse> {
     let error = |code: ErrorCode| InitProducerIdResponse {
         error_code: code.code(),
         producer_id: -1,
@@ -298,25 +323,30 @@ pub async fn init_producer_id(
         .is_some_and(|id| !id.is_empty())
     {
         // Transactions are not supported; idempotence is.
-        return error(ErrorCode::TransactionalIdAuthorizationFailed);
+        let response = error(ErrorCode::TransactionalIdAuthorizationFailed);
+        return Box::pin(async move { response });
     }
     // KIP-360: a producer that knows its id may ask for an epoch bump.
     if request.producer_id >= 0
         && request.producer_epoch >= 0
         && request.producer_epoch < i16::MAX - 1
     {
-        return InitProducerIdResponse {
+        let response = InitProducerIdResponse {
             producer_id: request.producer_id,
             producer_epoch: request.producer_epoch + 1,
             ..Default::default()
         };
+        return Box::pin(async move { response });
     }
-    match topics::allocate_producer_id(shard).await {
-        Ok(id) => InitProducerIdResponse {
-            producer_id: id,
-            producer_epoch: 0,
-            ..Default::default()
-        },
-        Err(e) => error(topic_error_code(&e)),
-    }
+    let allocated = topics::allocate_producer_id(shard).await;
+    Box::pin(async move {
+        match allocated.await {
+            Ok(id) => InitProducerIdResponse {
+                producer_id: id,
+                producer_epoch: 0,
+                ..Default::default()
+            },
+            Err(e) => error(topic_error_code(&e)),
+        }
+    })
 }

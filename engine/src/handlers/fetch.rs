@@ -14,6 +14,7 @@ use net::msg::fetch_request::FetchRequest;
 use net::msg::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
 use net::{ErrorCode, RecordSet};
 
+use super::route::ByOwner;
 use crate::limits;
 use crate::partition::storage_error_code;
 use crate::shard::Shard;
@@ -21,7 +22,6 @@ use crate::shard::Shard;
 /// One partition to read, routed to its owner.
 #[derive(Clone)]
 struct Part {
-    slot: (usize, usize),
     topic: String,
     index: i32,
     offset: i64,
@@ -29,6 +29,7 @@ struct Part {
 }
 
 /// What the owner read.
+#[derive(Clone)]
 struct Read {
     error: ErrorCode,
     high_watermark: i64,
@@ -36,6 +37,17 @@ struct Read {
     /// The batches as storage returned them: handed to the response
     /// encoder chunk by chunk, never joined (that would copy every byte).
     records: RecordSet,
+}
+
+impl Read {
+    fn failed(error: ErrorCode) -> Self {
+        Self {
+            error,
+            high_watermark: -1,
+            log_start_offset: -1,
+            records: RecordSet::new(),
+        }
+    }
 }
 
 pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
@@ -47,8 +59,7 @@ pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
     let max_bytes = (request.max_bytes.max(0) as usize).min(limits::FETCH_RESPONSE_BYTES_CEILING);
 
     let mut responses: Vec<FetchableTopicResponse> = Vec::with_capacity(request.topics.len());
-    let shard_count = shard.placement.shard_count();
-    let mut per_owner: Vec<Vec<Part>> = (0..shard_count).map(|_| Vec::new()).collect();
+    let mut by_owner = ByOwner::new(shard.placement.shard_count());
     for (t, topic) in request.topics.into_iter().enumerate() {
         let partitions = shard
             .catalogue
@@ -76,26 +87,26 @@ pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
             });
             if known {
                 let owner = shard.placement.shard_for(&topic.topic, entry.partition);
-                per_owner[owner].push(Part {
-                    slot: (t, p),
+                let part = Part {
                     topic: topic.topic.clone(),
                     index: entry.partition,
                     offset: entry.fetch_offset,
                     max_bytes: entry.partition_max_bytes.max(0) as usize,
-                });
+                };
+                by_owner.push(owner, (t, p), part);
             }
         }
         responses.push(out);
     }
 
     loop {
-        let (reads, total_bytes) = read_all(shard, &per_owner, max_bytes).await;
+        let (reads, total_bytes) = read_all(shard, &by_owner, max_bytes).await;
         let any_error = reads.iter().any(|(_, r)| r.error.is_error());
         let done = total_bytes >= min_bytes
             || any_error
             || Instant::now() >= deadline
-            || per_owner.iter().all(Vec::is_empty);
-        if done || !wait_for_data(shard, &per_owner, deadline).await {
+            || by_owner.is_empty();
+        if done || !wait_for_data(shard, &by_owner, deadline).await {
             for ((t, p), read) in reads {
                 let out = &mut responses[t].partitions[p];
                 out.error_code = read.error.code();
@@ -112,76 +123,49 @@ pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
     }
 }
 
-/// One pass over every partition. Owners are asked one after the other so
-/// that the response budget is spent in request order, as Kafka does.
+/// One pass over every partition, all owners at once, each within the
+/// whole response budget; the answers are then cut to the budget in
+/// request order, as Kafka spends it: the first partition with data keeps
+/// its data whatever its size (so a batch larger than the budget cannot
+/// stall a consumer), later ones only while the budget lasts (what is cut
+/// comes in the next fetch).
 async fn read_all(
     shard: &Rc<Shard>,
-    per_owner: &[Vec<Part>],
+    by_owner: &ByOwner<Part>,
     max_bytes: usize,
 ) -> (Vec<((usize, usize), Read)>, usize) {
-    let mut reads = Vec::new();
+    let mut reads = by_owner
+        .clone()
+        .send(
+            shard,
+            move |owner, parts| read_on_owner(owner, parts, max_bytes),
+            Read::failed(ErrorCode::NotLeaderOrFollower),
+        )
+        .await
+        .join()
+        .await;
     let mut used = 0usize;
-    for (owner, parts) in per_owner.iter().enumerate() {
-        if parts.is_empty() {
-            continue;
-        }
-        let parts = parts.clone();
-        let budget = max_bytes.saturating_sub(used);
-        let first_has_room = used == 0;
-        let fallback: Vec<_> = parts.iter().map(|p| p.slot).collect();
-        let results = match shard
-            .call(owner, move |owner| {
-                read_on_owner(owner, parts, budget, first_has_room)
-            })
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => fallback
-                .into_iter()
-                .map(|slot| {
-                    (
-                        slot,
-                        Read {
-                            error: ErrorCode::NotLeaderOrFollower,
-                            high_watermark: -1,
-                            log_start_offset: -1,
-                            records: RecordSet::new(),
-                        },
-                    )
-                })
-                .collect(),
-        };
-        for (slot, read) in results {
-            used += read.records.len();
-            reads.push((slot, read));
+    for (_, read) in &mut reads {
+        let len = read.records.len();
+        if used > 0 && used + len > max_bytes {
+            read.records = RecordSet::new();
+        } else {
+            used += len;
         }
     }
     (reads, used)
 }
 
 /// Runs on the owner: reads its partitions in order within `budget` bytes.
-/// The first batch of the response is always returned whole, even over the
-/// budget, so that a batch larger than max bytes cannot stall a consumer.
-async fn read_on_owner(
-    shard: Rc<Shard>,
-    parts: Vec<Part>,
-    budget: usize,
-    may_exceed: bool,
-) -> Vec<((usize, usize), Read)> {
+/// Its first batch is returned whole, even over the budget (see
+/// [`read_all`]).
+async fn read_on_owner(shard: Rc<Shard>, parts: Vec<Part>, budget: usize) -> Vec<Read> {
     let mut out = Vec::with_capacity(parts.len());
     let mut left = budget;
-    let mut any_data = !may_exceed;
+    let mut any_data = false;
     for part in parts {
         let Some(partition) = shard.partitions.get(&part.topic, part.index) else {
-            out.push((
-                part.slot,
-                Read {
-                    error: ErrorCode::UnknownTopicOrPartition,
-                    high_watermark: -1,
-                    log_start_offset: -1,
-                    records: RecordSet::new(),
-                },
-            ));
+            out.push(Read::failed(ErrorCode::UnknownTopicOrPartition));
             continue;
         };
         let log = &partition.log;
@@ -224,26 +208,24 @@ async fn read_on_owner(
                 records: RecordSet::new(),
             },
         };
-        out.push((part.slot, read));
+        out.push(read);
     }
     out
 }
 
 /// Waits until any partition may have new data past its fetch offset, or the
 /// deadline. Returns false at the deadline.
-async fn wait_for_data(shard: &Rc<Shard>, per_owner: &[Vec<Part>], deadline: Instant) -> bool {
+async fn wait_for_data(shard: &Rc<Shard>, by_owner: &ByOwner<Part>, deadline: Instant) -> bool {
     let now = Instant::now();
     if now >= deadline || shard.stopping.get() {
         return false;
     }
-    let mut waits: Vec<Pin<Box<dyn Future<Output = bool>>>> = per_owner
-        .iter()
-        .enumerate()
-        .filter(|(_, parts)| !parts.is_empty())
+    let mut waits: Vec<Pin<Box<dyn Future<Output = bool>>>> = by_owner
+        .owners()
         .map(|(owner, parts)| {
             let targets: Vec<(String, i32, i64)> = parts
                 .iter()
-                .map(|p| (p.topic.clone(), p.index, p.offset))
+                .map(|(_, p)| (p.topic.clone(), p.index, p.offset))
                 .collect();
             let shard = shard.clone();
             Box::pin(async move {

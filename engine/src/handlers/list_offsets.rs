@@ -10,6 +10,7 @@ use net::msg::list_offsets_response::{
 use net::ErrorCode;
 
 use super::join_all;
+use super::route::ByOwner;
 use crate::partition::{storage_error_code, LEADER_EPOCH};
 use crate::shard::Shard;
 
@@ -17,9 +18,18 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 
+/// One partition to look up, routed to its owner.
+struct Part {
+    topic: String,
+    index: i32,
+    timestamp: i64,
+}
+
+type Found = Result<(i64, i64), ErrorCode>;
+
 pub async fn handle(shard: &Rc<Shard>, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
-    let mut calls = Vec::new();
+    let mut by_owner = ByOwner::new(shard.placement.shard_count());
     for (t, topic) in request.topics.into_iter().enumerate() {
         let partitions = shard
             .catalogue
@@ -41,21 +51,22 @@ pub async fn handle(shard: &Rc<Shard>, request: ListOffsetsRequest) -> ListOffse
                 let owner = shard
                     .placement
                     .shard_for(&topic.name, entry.partition_index);
-                let (name, index, timestamp) =
-                    (topic.name.clone(), entry.partition_index, entry.timestamp);
-                let shard = shard.clone();
-                calls.push(glommio::spawn_local(async move {
-                    let result = shard
-                        .call(owner, move |owner| lookup(owner, name, index, timestamp))
-                        .await
-                        .unwrap_or(Err(ErrorCode::NotLeaderOrFollower));
-                    ((t, p), result)
-                }));
+                let part = Part {
+                    topic: topic.name.clone(),
+                    index: entry.partition_index,
+                    timestamp: entry.timestamp,
+                };
+                by_owner.push(owner, (t, p), part);
             }
         }
         topics.push(out);
     }
-    for ((t, p), result) in join_all(calls).await {
+    let found = by_owner
+        .send(shard, lookup_on_owner, Err(ErrorCode::NotLeaderOrFollower))
+        .await
+        .join()
+        .await;
+    for ((t, p), result) in found {
         let out = &mut topics[t].partitions[p];
         match result {
             Ok((timestamp, offset)) => {
@@ -71,6 +82,23 @@ pub async fn handle(shard: &Rc<Shard>, request: ListOffsetsRequest) -> ListOffse
         topics,
         ..Default::default()
     }
+}
+
+/// Runs on the owner: every lookup at once (a timestamp lookup may read
+/// the disk), answers in the order given.
+async fn lookup_on_owner(shard: Rc<Shard>, parts: Vec<Part>) -> Vec<Found> {
+    let lookups: Vec<_> = parts
+        .into_iter()
+        .map(|part| {
+            glommio::spawn_local(lookup(
+                shard.clone(),
+                part.topic,
+                part.index,
+                part.timestamp,
+            ))
+        })
+        .collect();
+    join_all(lookups).await
 }
 
 /// Runs on the owner: (timestamp, offset) for the query.

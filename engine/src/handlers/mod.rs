@@ -1,12 +1,22 @@
 //! Request handlers: one module per API family. Each takes a decoded request
 //! from `net`, does its work on the owning shards, and returns the encoded
 //! response (or `None` when the protocol says not to answer, as for acks=0).
+//!
+//! [`dispatch`] is the entry point, called by the connection for each request
+//! in arrival order. Requests that change state (Produce, the group APIs,
+//! topic and producer-id changes) hand their work to its owners before
+//! `dispatch` returns, so that a connection's changes apply in its request
+//! order (see ARCHITECTURE.md, invariants); the rest of each request runs in
+//! the task `dispatch` returns, concurrently with later requests.
 
 mod admin;
 mod fetch;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod route;
+#[cfg(test)]
+mod tests;
 
 use std::rc::Rc;
 
@@ -16,60 +26,94 @@ use net::{encode_response, ApiResponse, EncodedFrame, ErrorCode, Request, Reques
 use crate::conn::Peer;
 use crate::shard::Shard;
 
-/// Runs one request and encodes its response.
-pub async fn handle(
+/// A request's response on its way (`None`: nothing to send, as for acks=0).
+pub type Responding = glommio::Task<Option<EncodedFrame>>;
+
+/// Starts one request: its ordered part runs before this returns, the rest
+/// in the returned task.
+pub async fn dispatch(
     shard: &Rc<Shard>,
-    peer: &Peer,
+    peer: &Rc<Peer>,
     header: RequestHeader,
     request: Request,
-) -> Option<EncodedFrame> {
+) -> Responding {
     let version = header.api_version;
-    tracing::trace!(shard = shard.id, peer = ?peer.addr, api = ?header.api_key, version, correlation_id = header.correlation_id, "request");
     let correlation_id = header.correlation_id;
-    let respond = |body: &dyn Encodable| Some(body.encode(correlation_id, version));
+    tracing::trace!(shard = shard.id, peer = ?peer.addr, api = ?header.api_key, version, correlation_id, "request");
+    let respond = move |body: &dyn Encodable| Some(body.encode(correlation_id, version));
     match request {
-        Request::ApiVersions(_) => respond(&ApiVersionsResponse {
+        Request::Produce(r) => {
+            let response = produce::dispatch(shard, r).await;
+            glommio::spawn_local(async move { response.await.and_then(|body| respond(&body)) })
+        }
+        Request::CreateTopics(r) => {
+            let response = admin::create_topics(shard, r).await;
+            glommio::spawn_local(async move { respond(&response.await) })
+        }
+        Request::DeleteTopics(r) => {
+            let response = admin::delete_topics(shard, version, r).await;
+            glommio::spawn_local(async move { respond(&response.await) })
+        }
+        Request::InitProducerId(r) => {
+            let response = admin::init_producer_id(shard, r).await;
+            glommio::spawn_local(async move { respond(&response.await) })
+        }
+        request @ (Request::FindCoordinator(_)
+        | Request::JoinGroup(_)
+        | Request::SyncGroup(_)
+        | Request::Heartbeat(_)
+        | Request::LeaveGroup(_)
+        | Request::OffsetCommit(_)
+        | Request::OffsetFetch(_)
+        | Request::DescribeGroups(_)
+        | Request::ListGroups(_)
+        | Request::DeleteGroups(_)) => {
+            match crate::group::handlers::dispatch(shard, peer, &header, request).await {
+                Some(response) => glommio::spawn_local(async move { Some(response.await) }),
+                None => glommio::spawn_local(async { None }),
+            }
+        }
+        // Reads: nothing to order; they run concurrently with later requests.
+        request => {
+            let shard = shard.clone();
+            glommio::spawn_local(async move {
+                read(&shard, version, request)
+                    .await
+                    .as_deref()
+                    .and_then(respond)
+            })
+        }
+    }
+}
+
+/// The requests that only read state.
+async fn read(shard: &Rc<Shard>, version: i16, request: Request) -> Option<Box<dyn Encodable>> {
+    Some(match request {
+        Request::ApiVersions(_) => Box::new(ApiVersionsResponse {
             api_keys: net::api::supported_api_versions(),
             ..Default::default()
         }),
-        Request::Metadata(r) => respond(&metadata::handle(shard, version, r).await),
-        Request::Produce(r) => produce::handle(shard, r)
-            .await
-            .and_then(|body| respond(&body)),
-        Request::Fetch(r) => respond(&fetch::handle(shard, r).await),
-        Request::ListOffsets(r) => respond(&list_offsets::handle(shard, r).await),
-        Request::CreateTopics(r) => respond(&admin::create_topics(shard, r).await),
-        Request::DeleteTopics(r) => respond(&admin::delete_topics(shard, version, r).await),
-        Request::DescribeConfigs(r) => respond(&admin::describe_configs(shard, r)),
-        Request::InitProducerId(r) => respond(&admin::init_producer_id(shard, r).await),
-        Request::SaslHandshake(_) => respond(&SaslHandshakeResponse {
+        Request::Metadata(r) => Box::new(metadata::handle(shard, version, r).await),
+        Request::Fetch(r) => Box::new(fetch::handle(shard, r).await),
+        Request::ListOffsets(r) => Box::new(list_offsets::handle(shard, r).await),
+        Request::DescribeConfigs(r) => Box::new(admin::describe_configs(shard, r)),
+        Request::SaslHandshake(_) => Box::new(SaslHandshakeResponse {
             error_code: ErrorCode::UnsupportedSaslMechanism.code(),
             mechanisms: Vec::new(),
         }),
-        Request::SaslAuthenticate(_) => respond(&SaslAuthenticateResponse {
+        Request::SaslAuthenticate(_) => Box::new(SaslAuthenticateResponse {
             error_code: ErrorCode::IllegalSaslState.code(),
             error_message: Some("SASL is not enabled on this broker".into()),
             ..Default::default()
         }),
-        // Consumer-group APIs belong to the coordinator in `crate::group`;
-        // they reach it through `group_request`.
-        other => group_request(shard, peer, &header, other).await,
-    }
+        other => {
+            tracing::warn!(api = ?other.api_key(), "request without a handler");
+            return None;
+        }
+    })
 }
 
-/// The consumer-group APIs (FindCoordinator, JoinGroup, SyncGroup,
-/// Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups,
-/// DescribeGroups, DeleteGroups) belong to the coordinator in `crate::group`.
-async fn group_request(
-    shard: &Rc<Shard>,
-    peer: &Peer,
-    header: &RequestHeader,
-    request: Request,
-) -> Option<EncodedFrame> {
-    crate::group::handlers::handle(shard, peer, header, request).await
-}
-
-/// Object-safe encoding, so `handle` can treat every response body alike.
+/// Object-safe encoding, so `dispatch` can treat every response body alike.
 trait Encodable {
     fn encode(&self, correlation_id: i32, version: i16) -> EncodedFrame;
 }

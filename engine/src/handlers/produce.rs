@@ -1,7 +1,14 @@
-//! Produce: validate acks and topics here, split the partitions among their
-//! owner shards, append there (with idempotence checks), and join the answers
-//! in request order. acks=0 gets no response at all.
+//! Produce: validate acks and topics, split the partitions among their owner
+//! shards, append there (with idempotence checks), and join the answers in
+//! request order. acks=0 gets no response at all.
+//!
+//! Order: [`dispatch`] runs in the connection's read loop, one request after
+//! the other, and hands each owner its partitions through the ordered path
+//! (`route`); on the owner, [`Partition::produce`] takes the append's place
+//! before anything awaits. So one connection's appends to a partition reach
+//! the log in the order its requests arrived.
 
+use std::future::Future;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -9,20 +16,28 @@ use net::msg::produce_request::ProduceRequest;
 use net::msg::produce_response::{PartitionProduceResponse, ProduceResponse, TopicProduceResponse};
 use net::ErrorCode;
 
-use super::{join_all, topic_error_code};
-use crate::partition::Appended;
+use super::route::ByOwner;
+use super::topic_error_code;
+use crate::mesh::LocalFuture;
+use crate::partition::{Appended, Partition};
 use crate::shard::Shard;
 use crate::topics;
 
 /// One partition entry routed to its owner.
 struct Part {
-    slot: (usize, usize),
     topic: String,
     index: i32,
     records: Option<Bytes>,
 }
 
-pub async fn handle(shard: &Rc<Shard>, request: ProduceRequest) -> Option<ProduceResponse> {
+type PartResult = Result<Appended, ErrorCode>;
+
+/// The ordered part of a Produce: checks, topic auto-creation, and handing
+/// every owner its partitions. Returns the future of the response.
+pub async fn dispatch(
+    shard: &Rc<Shard>,
+    request: ProduceRequest,
+) -> impl Future<Output = Option<ProduceResponse>> + 'static {
     let acks = request.acks;
     let mut responses: Vec<TopicProduceResponse> = request
         .topic_data
@@ -40,79 +55,58 @@ pub async fn handle(shard: &Rc<Shard>, request: ProduceRequest) -> Option<Produc
                 .collect(),
         })
         .collect();
-    let fail_all = |responses: &mut Vec<TopicProduceResponse>, code: ErrorCode| {
+    let refusal = if !(-1..=1).contains(&acks) {
+        Some(ErrorCode::InvalidRequiredAcks)
+    } else if request.transactional_id.is_some() {
+        Some(ErrorCode::TransactionalIdAuthorizationFailed)
+    } else {
+        None
+    };
+    let mut by_owner = ByOwner::new(shard.placement.shard_count());
+    if let Some(code) = refusal {
         for p in responses
             .iter_mut()
             .flat_map(|t| t.partition_responses.iter_mut())
         {
             p.error_code = code.code();
         }
-    };
-
-    if !(-1..=1).contains(&acks) {
-        fail_all(&mut responses, ErrorCode::InvalidRequiredAcks);
-        return respond(acks, responses);
-    }
-    if request.transactional_id.is_some() {
-        fail_all(
-            &mut responses,
-            ErrorCode::TransactionalIdAuthorizationFailed,
-        );
-        return respond(acks, responses);
-    }
-
-    let shard_count = shard.placement.shard_count();
-    let mut per_owner: Vec<Vec<Part>> = (0..shard_count).map(|_| Vec::new()).collect();
-    for (t, topic) in request.topic_data.into_iter().enumerate() {
-        let partitions = match topics::ensure(shard, &topic.name).await {
-            Ok(n) => n,
-            Err(e) => {
-                for p in &mut responses[t].partition_responses {
-                    p.error_code = topic_error_code(&e).code();
+    } else {
+        for (t, topic) in request.topic_data.into_iter().enumerate() {
+            let partitions = match topics::ensure(shard, &topic.name).await {
+                Ok(n) => n,
+                Err(e) => {
+                    for p in &mut responses[t].partition_responses {
+                        p.error_code = topic_error_code(&e).code();
+                    }
+                    continue;
                 }
-                continue;
+            };
+            for (p, entry) in topic.partition_data.into_iter().enumerate() {
+                if entry.index < 0 || entry.index >= partitions {
+                    responses[t].partition_responses[p].error_code =
+                        ErrorCode::UnknownTopicOrPartition.code();
+                    continue;
+                }
+                let owner = shard.placement.shard_for(&topic.name, entry.index);
+                let part = Part {
+                    topic: topic.name.clone(),
+                    index: entry.index,
+                    records: entry.records,
+                };
+                by_owner.push(owner, (t, p), part);
             }
-        };
-        for (p, entry) in topic.partition_data.into_iter().enumerate() {
-            if entry.index < 0 || entry.index >= partitions {
-                responses[t].partition_responses[p].error_code =
-                    ErrorCode::UnknownTopicOrPartition.code();
-                continue;
-            }
-            let owner = shard.placement.shard_for(&topic.name, entry.index);
-            per_owner[owner].push(Part {
-                slot: (t, p),
-                topic: topic.name.clone(),
-                index: entry.index,
-                records: entry.records,
-            });
         }
     }
-
     let durable = acks != 0;
-    let calls: Vec<_> = per_owner
-        .into_iter()
-        .enumerate()
-        .filter(|(_, parts)| !parts.is_empty())
-        .map(|(owner, parts)| {
-            let shard = shard.clone();
-            glommio::spawn_local(async move {
-                let fallback: Vec<_> = parts.iter().map(|p| p.slot).collect();
-                match shard
-                    .call(owner, move |owner| produce_on_owner(owner, parts, durable))
-                    .await
-                {
-                    Ok(results) => results,
-                    Err(_) => fallback
-                        .into_iter()
-                        .map(|slot| (slot, Err(ErrorCode::NotLeaderOrFollower)))
-                        .collect(),
-                }
-            })
-        })
-        .collect();
-    for results in join_all(calls).await {
-        for ((t, p), result) in results {
+    let gathered = by_owner
+        .send(
+            shard,
+            move |owner, parts| produce_on_owner(owner, parts, durable),
+            Err(ErrorCode::NotLeaderOrFollower),
+        )
+        .await;
+    async move {
+        for ((t, p), result) in gathered.join().await {
             let out = &mut responses[t].partition_responses[p];
             match result {
                 Ok(appended) => {
@@ -122,38 +116,54 @@ pub async fn handle(shard: &Rc<Shard>, request: ProduceRequest) -> Option<Produc
                 Err(code) => out.error_code = code.code(),
             }
         }
+        (acks != 0).then(|| ProduceResponse {
+            responses,
+            ..Default::default()
+        })
     }
-    respond(acks, responses)
 }
 
-fn respond(acks: i16, responses: Vec<TopicProduceResponse>) -> Option<ProduceResponse> {
-    (acks != 0).then(|| ProduceResponse {
-        responses,
-        ..Default::default()
-    })
-}
-
-type PartResult = ((usize, usize), Result<Appended, ErrorCode>);
-
-/// Runs on the owner shard: appends each partition's batches. Partitions are
-/// appended concurrently so they share the shard's group commit.
-async fn produce_on_owner(shard: Rc<Shard>, parts: Vec<Part>, durable: bool) -> Vec<PartResult> {
-    let tasks: Vec<_> = parts
+/// Runs on the owner shard, called in the order the owner received its
+/// jobs: every partition takes its append's place at once; the appends then
+/// run concurrently, so that partitions share the shard's group commit.
+fn produce_on_owner(
+    shard: Rc<Shard>,
+    parts: Vec<Part>,
+    durable: bool,
+) -> impl Future<Output = Vec<PartResult>> + 'static {
+    let appends: Vec<glommio::Task<PartResult>> = parts
         .into_iter()
         .map(|part| {
             let partition = shard.partitions.get(&part.topic, part.index);
+            let append = admit(partition, part.records, durable);
+            let (topic, index) = (part.topic, part.index);
             glommio::spawn_local(async move {
-                let result = match (partition, part.records) {
-                    (None, _) => Err(ErrorCode::UnknownTopicOrPartition),
-                    (Some(_), None) => Err(ErrorCode::CorruptMessage),
-                    (Some(partition), Some(records)) => partition.produce(records, durable).await,
-                };
+                let result = append.await;
                 if let Err(code) = result {
-                    tracing::debug!(topic = %part.topic, partition = part.index, %code, "produce refused");
+                    tracing::debug!(%topic, partition = index, %code, "produce refused");
                 }
-                (part.slot, result)
+                result
             })
         })
         .collect();
-    join_all(tasks).await
+    async move {
+        let mut out = Vec::with_capacity(appends.len());
+        for append in appends {
+            out.push(append.await);
+        }
+        out
+    }
+}
+
+/// One partition's append, its place already taken when this returns.
+fn admit(
+    partition: Option<Rc<Partition>>,
+    records: Option<Bytes>,
+    durable: bool,
+) -> LocalFuture<PartResult> {
+    match (partition, records) {
+        (None, _) => Box::pin(async { Err(ErrorCode::UnknownTopicOrPartition) }),
+        (Some(_), None) => Box::pin(async { Err(ErrorCode::CorruptMessage) }),
+        (Some(partition), Some(records)) => Box::pin(partition.produce(records, durable)),
+    }
 }
