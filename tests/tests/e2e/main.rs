@@ -4,3 +4,4 @@
 mod bench;
 mod broker;
 mod groups;
+mod ordering;
