@@ -330,6 +330,38 @@ impl Log {
             st.log_start_offset = st.segments[0].base_offset;
             victims
         };
+        self.remove_front(victims).await
+    }
+
+    /// Deletes the whole sealed segments that hold only offsets below
+    /// `offset` (the data before it is kept elsewhere, say in a snapshot);
+    /// advances the log start offset to the first segment kept. Never
+    /// touches the active segment.
+    pub async fn delete_segments_below(&self, offset: i64) -> Result<RetentionReport> {
+        let victims: Vec<Segment> = {
+            let mut st = self.inner.state.borrow_mut();
+            if st.exclusive || st.closing || st.closed {
+                return Ok(RetentionReport {
+                    log_start_offset: st.log_start_offset,
+                    ..Default::default()
+                });
+            }
+            // Segment i holds offsets below segment i+1's base.
+            let n = st
+                .segments
+                .windows(2)
+                .take_while(|pair| pair[1].base_offset <= offset)
+                .count();
+            let rest = st.segments.split_off(n);
+            let victims = std::mem::replace(&mut st.segments, rest);
+            st.log_start_offset = st.segments[0].base_offset;
+            victims
+        };
+        self.remove_front(victims).await
+    }
+
+    /// Removes the files of `victims`, segments already taken off the front.
+    async fn remove_front(&self, victims: Vec<Segment>) -> Result<RetentionReport> {
         let report = RetentionReport {
             segments_deleted: victims.len(),
             bytes_deleted: victims.iter().map(|s| s.size_bytes).sum(),
@@ -342,7 +374,7 @@ impl Log {
         for seg in &victims {
             remove_segment_files(self, seg.base_offset).await?;
         }
-        inner
+        self.inner
             .dir
             .sync()
             .await

@@ -258,6 +258,44 @@ fn retention_by_size_and_by_age() {
 }
 
 #[test]
+fn segments_below_an_offset_are_deleted_whole_and_stay_deleted() {
+    run_local(async {
+        let dir = MemDirectory::new();
+        let log = open_with(&dir, small(), 1 << 20).await;
+        for i in 0..150 {
+            put(&log, 1, 2000, 10_000 + i).await;
+        }
+        let segments = log.segment_count();
+        assert!(segments > 3, "the test needs several segments");
+        // Nothing is deleted below the first segment's end.
+        let report = log.delete_segments_below(1).await.unwrap();
+        assert_eq!(report.segments_deleted, 0);
+        assert_eq!(log.log_start_offset(), 0);
+        let report = log.delete_segments_below(100).await.unwrap();
+        assert!(report.segments_deleted > 0);
+        let start = log.log_start_offset();
+        assert!(start > 0 && start <= 100, "start {start}");
+        assert_eq!(report.log_start_offset, start);
+        assert_eq!(log.segment_count(), segments - report.segments_deleted);
+        // Offset 100 and everything after it are still there.
+        let read = log.read(100, 1 << 20).await.unwrap();
+        assert!(!read.batches.is_empty());
+        assert!(matches!(
+            log.read(start - 1, 1).await,
+            Err(StorageError::OffsetOutOfRange { .. })
+        ));
+        // Past the end: never the active segment.
+        log.delete_segments_below(i64::MAX).await.unwrap();
+        assert_eq!(log.segment_count(), 1);
+        let start = log.log_start_offset();
+        log.close().await.unwrap();
+        let log = open_with(&dir, small(), 1 << 20).await;
+        assert_eq!(log.log_start_offset(), start);
+        log.close().await.unwrap();
+    });
+}
+
+#[test]
 fn interval_policy_syncs_on_its_timer() {
     run_local(async {
         let dir = MemDirectory::new();
