@@ -13,10 +13,16 @@ use std::time::{Duration, Instant};
 
 use glommio::{LocalExecutorBuilder, Placement as CpuPlacement};
 
-use crate::catalogue::Catalogue;
+use crate::clock::Clock;
+use crate::cluster::catalogue::Catalogue;
+use crate::cluster::placement::Placement;
+use crate::cluster::{Controller, MetadataCache};
 use crate::config::Config;
-use crate::mesh::{self, MeshEnds};
-use crate::placement::Placement;
+use crate::group::placement::OFFSETS_TOPIC;
+use crate::group::GroupService;
+use crate::kafka::Connections;
+use crate::partition::Partitions;
+use crate::shard::mesh::{self, MeshEnds};
 use crate::shard::Shard;
 use crate::shutdown::{Phase, Shutdown};
 use crate::{limits, memlock};
@@ -36,8 +42,10 @@ pub enum StartError {
         cpu: usize,
         message: String,
     },
-    #[error("shard {shard} failed: {message}")]
-    Shard { shard: usize, message: String },
+    #[error("shard {shard} failed: {source}")]
+    Shard { shard: usize, source: ShardError },
+    #[error("shard {shard} panicked")]
+    ShardPanicked { shard: usize },
 }
 
 /// Runs the broker until shutdown is requested and completed.
@@ -107,18 +115,15 @@ pub fn run(config: Config, shutdown: Arc<Shutdown>) -> Result<(), StartError> {
 
     let mut failure = None;
     for (shard, handle) in handles.into_iter().enumerate() {
-        let result = match handle.join() {
+        let error = match handle.join() {
             Ok(Ok(())) => continue,
-            Ok(Err(message)) => message,
-            Err(e) => e.to_string(),
+            Ok(Err(source)) => StartError::Shard { shard, source },
+            Err(_) => StartError::ShardPanicked { shard },
         };
         // One failed shard takes the broker down: the others must not wait
         // for it at a barrier forever.
         shutdown.request();
-        failure.get_or_insert(StartError::Shard {
-            shard,
-            message: result,
-        });
+        failure.get_or_insert(error);
     }
     match failure {
         Some(e) => Err(e),
@@ -132,20 +137,29 @@ pub fn run(config: Config, shutdown: Arc<Shutdown>) -> Result<(), StartError> {
     }
 }
 
+/// Why a shard stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("storage recovery failed: {0}")]
+    Recovery(#[source] storage::StorageError),
+    #[error("closing logs failed: {0}")]
+    Close(#[source] storage::StorageError),
+}
+
 /// One shard's whole life, on its own executor.
 async fn run_shard(
     ends: MeshEnds<Shard>,
     config: Arc<Config>,
     shutdown: Arc<Shutdown>,
     catalogue: Catalogue,
-) -> Result<(), String> {
+) -> Result<(), ShardError> {
     let shard_id = ends.shard;
     let (shard, servers) = connect_shard(ends, &config, &shutdown, catalogue).await;
     let mesh = shard.mesh.clone();
 
     // Step 3: storage recovery of this shard's partitions.
     let recovery_started = Instant::now();
-    let recovered = match crate::partition::open_owned(&shard).await {
+    let recovered = match open_owned_partitions(&shard).await {
         Ok(n) => n,
         Err(e) => {
             shutdown.request();
@@ -153,7 +167,7 @@ async fn run_shard(
             shutdown.barrier(Phase::Recovered).await;
             shutdown.barrier(Phase::Drained).await;
             shutdown.barrier(Phase::Closed).await;
-            return Err(format!("recovery failed: {e}"));
+            return Err(ShardError::Recovery(e));
         }
     };
     tracing::info!(
@@ -163,8 +177,16 @@ async fn run_shard(
         "step 3/4: storage recovered"
     );
     shutdown.barrier(Phase::Recovered).await;
-    let retention = glommio::spawn_local(crate::partition::retention_loop(shard.clone()));
-    let groups = glommio::spawn_local(crate::group::handlers::run(shard.clone()));
+    let retention =
+        glommio::spawn_local(shard.partitions.clone().retention_loop(shard.clock.clone()));
+    let groups = {
+        let shard = shard.clone();
+        glommio::spawn_local(async move {
+            if shard.groups.load_for_broker(&shard.config, shard.id).await {
+                shard.groups.clone().run_timers().await;
+            }
+        })
+    };
 
     // Step 4: listeners.
     let listener = match bind(config.listen) {
@@ -177,10 +199,10 @@ async fn run_shard(
     };
     let acceptor = listener.map(|listener| {
         tracing::info!(shard = shard_id, listen = %config.listen, "step 4/4: accepting connections");
-        if shard.is_catalogue_shard() {
+        if shard.is_controller_shard() {
             tracing::info!(listen = %config.listen, "broker ready");
         }
-        glommio::spawn_local(crate::conn::accept_loop(shard.clone(), listener))
+        glommio::spawn_local(crate::kafka::conn::accept_loop(shard.clone(), listener))
     });
 
     shutdown.wait_requested().await;
@@ -190,20 +212,19 @@ async fn run_shard(
         shard = shard_id,
         "shutdown 1/3: stop accepting, finishing in-flight requests"
     );
-    shard.stopping.set(true);
-    crate::conn::wake_all(&shard);
+    shard.connections.stop();
     shard.groups.release_waiting();
     if let Some(acceptor) = acceptor {
         acceptor.cancel().await;
     }
     let drain_deadline = Instant::now() + Duration::from_millis(limits::SHUTDOWN_DRAIN_MS);
-    while shard.connections.get() > 0 && Instant::now() < drain_deadline {
+    while shard.connections.open() > 0 && Instant::now() < drain_deadline {
         glommio::timer::sleep(Duration::from_millis(5)).await;
     }
-    if shard.connections.get() > 0 {
+    if shard.connections.open() > 0 {
         tracing::warn!(
             shard = shard_id,
-            connections = shard.connections.get(),
+            connections = shard.connections.open(),
             "connections still open after the drain deadline; closing anyway"
         );
     }
@@ -215,7 +236,7 @@ async fn run_shard(
         tracing::error!(shard = shard_id, error = %e, "closing group logs failed");
     }
     tracing::info!(shard = shard_id, "shutdown 2/3: syncing and closing logs");
-    let close_result = crate::partition::close_all(&shard).await;
+    let close_result = shard.partitions.close_all().await;
     shutdown.barrier(Phase::Closed).await;
 
     mesh.close();
@@ -223,7 +244,24 @@ async fn run_shard(
         server.await;
     }
     tracing::info!(shard = shard_id, "shutdown 3/3: shard stopped");
-    close_result.map_err(|e| format!("closing logs: {e}"))
+    close_result.map_err(ShardError::Close)
+}
+
+/// Opens (recovering) every partition in the metadata that this shard owns;
+/// returns how many.
+pub(crate) async fn open_owned_partitions(shard: &Shard) -> Result<usize, storage::StorageError> {
+    let owned: Vec<_> = {
+        let catalogue = shard.metadata.catalogue();
+        catalogue
+            .topics
+            .iter()
+            .flat_map(|(name, meta)| {
+                (0..meta.partitions).map(move |p| (name.clone(), p, meta.clone()))
+            })
+            .filter(|(name, p, _)| shard.metadata.shard_for(name, *p) == shard.id)
+            .collect()
+    };
+    shard.partitions.open_all(owned).await
 }
 
 /// A shard's state on its executor, connected to the other shards: the
@@ -237,30 +275,30 @@ pub(crate) async fn connect_shard(
 ) -> (Rc<Shard>, Vec<glommio::Task<()>>) {
     let shard_id = ends.shard;
     let placement = Placement::new(config.shards.len());
-    let (mesh, receivers) = mesh::Mesh::connect(ends).await;
-    let request_memory = Rc::new(glommio::sync::Semaphore::new(
-        config.server.request_memory_per_shard_bytes as u64,
+    let metadata = MetadataCache::new(catalogue, placement);
+    let owned_offsets_partitions = (0..crate::group::limits::OFFSETS_TOPIC_PARTITIONS)
+        .filter(|p| metadata.shard_for(OFFSETS_TOPIC, *p) == shard_id);
+    let clock = Clock::system();
+    let groups = Rc::new(GroupService::new(
+        &config.groups,
+        owned_offsets_partitions,
+        // Member ids embed the nonce: it differs per start and per shard.
+        clock.now_ms() ^ shard_id as u64,
+        clock.clone(),
     ));
+    let (mesh, receivers) = mesh::Mesh::connect(ends).await;
+    let first_producer_id = metadata.catalogue().producer_id_reserved_end;
     let shard = Rc::new(Shard {
         id: shard_id,
         config: config.clone(),
-        placement,
+        clock,
         mesh: mesh.clone(),
         shutdown: shutdown.clone(),
-        next_producer_id: std::cell::Cell::new(catalogue.producer_id_reserved_end),
-        catalogue: std::cell::RefCell::new(catalogue),
-        request_memory,
-        connections: std::cell::Cell::new(0),
-        stopping: std::cell::Cell::new(false),
-        partitions: Default::default(),
-        stop_signal: Default::default(),
-        catalogue_order: Default::default(),
-        groups: Rc::new(crate::group::handlers::service_for_shard(
-            &config.groups,
-            &placement,
-            shard_id,
-            crate::group::service::now_ms(),
-        )),
+        connections: Connections::new(&config.server),
+        controller: Controller::new(first_producer_id),
+        metadata,
+        partitions: Rc::new(Partitions::new(config.clone(), shard_id)),
+        groups,
     });
     let servers = receivers
         .into_iter()

@@ -63,7 +63,7 @@ pub enum AllKeyword {
 
 impl CoresSpec {
     /// Parses the `--cores` flag: `all`, `N`, or a list like `0,2-3`.
-    pub fn parse_flag(text: &str) -> Result<Self, String> {
+    pub fn parse_flag(text: &str) -> Result<Self, ValueError> {
         let text = text.trim();
         if text == "all" {
             return Ok(Self::All(AllKeyword::All));
@@ -72,12 +72,15 @@ impl CoresSpec {
             return text
                 .parse::<usize>()
                 .map(Self::Count)
-                .map_err(|_| format!("`{text}` is not `all`, a count or a CPU list"));
+                .map_err(|_| ValueError::NotCores(text.to_string()));
         }
         let mut cpus = Vec::new();
         for part in text.split(',') {
             let part = part.trim();
-            let bad = || format!("`{part}` in `{text}` is not a CPU id or range");
+            let bad = || ValueError::NotCpu {
+                part: part.to_string(),
+                list: text.to_string(),
+            };
             match part.split_once('-') {
                 Some((lo, hi)) => {
                     let lo: usize = lo.trim().parse().map_err(|_| bad())?;
@@ -201,6 +204,19 @@ pub struct LogConfig {
     pub fsync_bytes: u64,
 }
 
+impl LogConfig {
+    /// The fsync policy in storage's terms.
+    pub fn storage_fsync(&self) -> storage::FsyncPolicy {
+        match self.fsync {
+            FsyncPolicy::Always => storage::FsyncPolicy::Always,
+            FsyncPolicy::Interval => storage::FsyncPolicy::Interval {
+                ms: self.fsync_interval_ms,
+                bytes: self.fsync_bytes,
+            },
+        }
+    }
+}
+
 /// Limits that protect the broker from its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -290,11 +306,13 @@ impl Config {
             .clone()
             .or(file.listen)
             .unwrap_or_else(|| "127.0.0.1:9092".to_string());
-        let listen = resolve(&listen_text).map_err(|m| invalid("listen", m))?;
+        let listen = resolve(&listen_text).map_err(|e| invalid("listen", e.to_string()))?;
 
         let advertise_text = cli.advertise.clone().or(file.advertise);
         let (advertise_host, advertise_port) = match advertise_text {
-            Some(text) => split_host_port(&text).map_err(|m| invalid("advertise", m))?,
+            Some(text) => {
+                split_host_port(&text).map_err(|e| invalid("advertise", e.to_string()))?
+            }
             None => {
                 if listen.ip().is_unspecified() {
                     return Err(invalid(
@@ -327,10 +345,13 @@ impl Config {
         }
 
         let cores = match &cli.cores {
-            Some(text) => CoresSpec::parse_flag(text).map_err(|m| invalid("shards.cores", m))?,
+            Some(text) => {
+                CoresSpec::parse_flag(text).map_err(|e| invalid("shards.cores", e.to_string()))?
+            }
             None => file.shards.cores.unwrap_or(CoresSpec::All(AllKeyword::All)),
         };
-        let cpus = choose_cpus(&cores, available_cpus).map_err(|m| invalid("shards.cores", m))?;
+        let cpus = choose_cpus(&cores, available_cpus)
+            .map_err(|e| invalid("shards.cores", e.to_string()))?;
 
         let io_memory_default = file
             .shards
@@ -490,7 +511,7 @@ impl Config {
             groups: file
                 .groups
                 .into_config()
-                .map_err(|m| invalid("groups", m))?,
+                .map_err(|e| invalid("groups", e.to_string()))?,
         })
     }
 }
@@ -518,34 +539,58 @@ fn check_range(key: &'static str, value: u64, lo: u64, hi: u64) -> Result<(), Co
     Ok(())
 }
 
-fn resolve(text: &str) -> Result<SocketAddr, String> {
-    text.to_socket_addrs()
-        .map_err(|e| format!("`{text}` is not HOST:PORT ({e})"))?
-        .next()
-        .ok_or_else(|| format!("`{text}` resolves to no address"))
+/// Why a value is not what its key takes; the message names the value.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    #[error("`{0}` is not HOST:PORT ({1})")]
+    NotSocketAddr(String, std::io::Error),
+    #[error("`{0}` resolves to no address")]
+    Unresolved(String),
+    #[error("`{0}` is not HOST:PORT with a host and a non-zero port")]
+    NotHostPort(String),
+    #[error("`{0}` is not `all`, a count or a CPU list")]
+    NotCores(String),
+    #[error("`{part}` in `{list}` is not a CPU id or range")]
+    NotCpu { part: String, list: String },
+    #[error("the process may not run on any CPU")]
+    NoCpus,
+    #[error("must be at least 1")]
+    ZeroShards,
+    #[error("the CPU list is empty")]
+    EmptyCpuList,
+    #[error("CPU {cpu} is not available to this process ({available:?})")]
+    UnavailableCpu { cpu: usize, available: Vec<usize> },
+    #[error("CPU list {0:?} names a CPU twice")]
+    RepeatedCpu(Vec<usize>),
+    #[error("{0} shards exceed the limit of {max}", max = limits::SHARDS_MAX)]
+    TooManyShards(usize),
 }
 
-fn split_host_port(text: &str) -> Result<(String, u16), String> {
-    let (host, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| format!("`{text}` is not HOST:PORT"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("`{port}` in `{text}` is not a port"))?;
+fn resolve(text: &str) -> Result<SocketAddr, ValueError> {
+    text.to_socket_addrs()
+        .map_err(|e| ValueError::NotSocketAddr(text.to_string(), e))?
+        .next()
+        .ok_or_else(|| ValueError::Unresolved(text.to_string()))
+}
+
+fn split_host_port(text: &str) -> Result<(String, u16), ValueError> {
+    let bad = || ValueError::NotHostPort(text.to_string());
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || port == 0 {
-        return Err(format!("`{text}` needs a host and a non-zero port"));
+        return Err(bad());
     }
     Ok((host.to_string(), port))
 }
 
-fn choose_cpus(cores: &CoresSpec, available: &[usize]) -> Result<Vec<usize>, String> {
+fn choose_cpus(cores: &CoresSpec, available: &[usize]) -> Result<Vec<usize>, ValueError> {
     if available.is_empty() {
-        return Err("the process may not run on any CPU".into());
+        return Err(ValueError::NoCpus);
     }
     let cpus = match cores {
         CoresSpec::All(_) => available.to_vec(),
-        CoresSpec::Count(0) => return Err("must be at least 1".into()),
+        CoresSpec::Count(0) => return Err(ValueError::ZeroShards),
         CoresSpec::Count(n) => {
             // More shards than CPUs is allowed (they share CPUs round-robin):
             // it lets a 1-CPU machine exercise the cross-shard paths.
@@ -553,30 +598,27 @@ fn choose_cpus(cores: &CoresSpec, available: &[usize]) -> Result<Vec<usize>, Str
         }
         CoresSpec::List(list) => {
             if list.is_empty() {
-                return Err("the CPU list is empty".into());
+                return Err(ValueError::EmptyCpuList);
             }
-            for cpu in list {
-                if !available.contains(cpu) {
-                    return Err(format!(
-                        "CPU {cpu} is not available to this process ({available:?})"
-                    ));
+            for &cpu in list {
+                if !available.contains(&cpu) {
+                    return Err(ValueError::UnavailableCpu {
+                        cpu,
+                        available: available.to_vec(),
+                    });
                 }
             }
             let mut sorted = list.clone();
             sorted.sort_unstable();
             sorted.dedup();
             if sorted.len() != list.len() {
-                return Err(format!("CPU list {list:?} names a CPU twice"));
+                return Err(ValueError::RepeatedCpu(list.clone()));
             }
             list.clone()
         }
     };
     if cpus.len() > limits::SHARDS_MAX {
-        return Err(format!(
-            "{} shards exceed the limit of {}",
-            cpus.len(),
-            limits::SHARDS_MAX
-        ));
+        return Err(ValueError::TooManyShards(cpus.len()));
     }
     Ok(cpus)
 }

@@ -1,7 +1,13 @@
-//! The `sluice` broker: configuration, shards (one pinned glommio executor per
-//! core), cross-shard calls, the topic catalogue, request handlers and
-//! producer state; it wires `storage` (partition logs) and `net` (the Kafka
-//! wire format) together.
+//! The `sluice` broker: it wires `storage` (partition logs), `net` (the Kafka
+//! wire format) and `consensus` (Raft) into shards, one pinned glommio
+//! executor per core.
+//!
+//! Layers, top to bottom: [`kafka`] (connections and request handlers) uses
+//! the services a [`shard::Shard`] holds: [`cluster`] (metadata: topics,
+//! placement, the controller role), [`partition`] (logs and producer
+//! state) and [`group`] (consumer group coordinators); [`shard`] is the
+//! container and the cross-shard mesh. The services never reach for the
+//! container or each other; [`bootstrap`] starts them in order.
 //!
 //! It must never parse or write Kafka bytes itself (that is `net`'s job), know
 //! the on-disk layout (that is `storage`'s), or share mutable state between
@@ -9,22 +15,17 @@
 //! [`shard::Shard::call`].
 
 pub mod bootstrap;
-pub mod catalogue;
+pub mod clock;
+pub mod cluster;
 pub mod config;
-pub mod conn;
 pub mod delays;
 pub mod group;
-pub mod handlers;
+pub mod kafka;
 pub mod limits;
 pub mod memlock;
-pub mod mesh;
 pub mod partition;
-pub mod placement;
-pub mod producer;
-pub mod recv;
 pub mod sequencer;
 pub mod shard;
 pub mod shutdown;
 #[cfg(test)]
 pub mod testing;
-pub mod topics;

@@ -1,7 +1,7 @@
 //! In-process shards for the engine's own tests: real executors, the real
 //! cross-shard mesh, real partitions and group coordinators on a temporary
 //! directory; no listeners and no timers.
-//! Tests drive the request path through [`crate::handlers::dispatch`] as a
+//! Tests drive the request path through [`crate::kafka::dispatch`] as a
 //! connection's read loop does.
 
 use std::future::Future;
@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use futures_lite::FutureExt;
 
-use crate::catalogue::Catalogue;
+use crate::cluster::catalogue::Catalogue;
 use crate::config::{Cli, Config};
+use crate::shard::mesh;
 use crate::shard::Shard;
 use crate::shutdown::{Phase, Shutdown};
-use crate::{bootstrap, limits, mesh, partition};
+use crate::{bootstrap, limits};
 
 /// A broker configuration for tests: `shard_count` shards on a temporary
 /// data directory (kept alive by the returned guard), then `extra_toml`.
@@ -76,17 +77,22 @@ pub fn run_shards_with_capacity<F, Fut>(
                 .spawn(move || async move {
                     let (shard, servers) =
                         bootstrap::connect_shard(ends, &config, &shutdown, catalogue).await;
-                    partition::open_owned(&shard)
+                    bootstrap::open_owned_partitions(&shard)
                         .await
                         .expect("open partitions");
-                    assert!(crate::group::handlers::load(&shard).await, "load groups");
+                    assert!(
+                        shard.groups.load_for_broker(&config, shard.id).await,
+                        "load groups"
+                    );
                     shutdown.barrier(Phase::Recovered).await;
                     // A failing body must still meet the other shards at
                     // the barriers, or they would wait for it for ever.
                     let outcome = AssertUnwindSafe(body(shard.clone())).catch_unwind().await;
                     shutdown.barrier(Phase::Drained).await;
                     shard.groups.close().await.expect("close group logs");
-                    partition::close_all(&shard)
+                    shard
+                        .partitions
+                        .close_all()
                         .await
                         .expect("close partitions");
                     shutdown.barrier(Phase::Closed).await;

@@ -49,8 +49,8 @@ pub struct Catalogue {
     pub producer_id_reserved_end: i64,
 }
 
-/// Why a topic cannot be created; each maps to one Kafka error code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a topic change failed; each maps to one Kafka error code.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TopicError {
     #[error("topic already exists")]
     AlreadyExists,
@@ -67,7 +67,20 @@ pub enum TopicError {
     #[error("unknown topic")]
     Unknown,
     #[error("catalogue write failed: {0}")]
-    Storage(String),
+    Store(#[source] std::sync::Arc<std::io::Error>),
+    #[error("opening partition {topic}-{index}: {source}")]
+    OpenPartition {
+        topic: String,
+        index: i32,
+        source: storage::StorageError,
+    },
+    #[error("deleting the partitions of {topic}: {source}")]
+    DeletePartitions {
+        topic: String,
+        source: storage::StorageError,
+    },
+    #[error(transparent)]
+    ShardGone(#[from] crate::shard::mesh::ShardGone),
 }
 
 /// Kafka's topic-name rule: 1..=249 characters of `[a-zA-Z0-9._-]`, not `.`
@@ -215,14 +228,14 @@ mod tests {
     fn new_topic_validation() {
         let cat = Catalogue::default();
         assert!(cat.check_new_topic("t", 3, -1, &[]).is_ok());
-        assert_eq!(
+        assert!(matches!(
             cat.check_new_topic("t", 0, 1, &[]),
             Err(TopicError::InvalidPartitions(0))
-        );
-        assert_eq!(
+        ));
+        assert!(matches!(
             cat.check_new_topic("t", 1, 3, &[]),
             Err(TopicError::InvalidReplicationFactor(3))
-        );
+        ));
         let cfg = vec![("retention.ms".to_string(), "60000".to_string())];
         assert_eq!(
             cat.check_new_topic("t", 1, 1, &cfg).unwrap().configs["retention.ms"],

@@ -2,8 +2,7 @@
 //! inputs, so the table needs no coordination: it is a pure function of the
 //! topic name, the partition index and the shard count.
 
-/// Index of a shard, `0..shard_count`.
-pub type ShardId = usize;
+pub use crate::shard::ShardId;
 
 /// The ownership table. Cheap to copy; every shard holds one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,16 +32,9 @@ impl Placement {
         ((start + partition as u64) % self.shard_count as u64) as ShardId
     }
 
-    /// The shard coordinating consumer group `group_id`: the owner of the
-    /// group's `__consumer_offsets` partition, as in Kafka.
-    pub fn shard_for_group(&self, group_id: &str) -> ShardId {
-        use crate::group::placement::{offsets_partition_for, OFFSETS_TOPIC};
-        self.shard_for(OFFSETS_TOPIC, offsets_partition_for(group_id))
-    }
-
-    /// The shard that owns the topic catalogue (creates, deletes, configs) and
-    /// the producer-id counter. Shard 0 always exists.
-    pub fn catalogue_shard(&self) -> ShardId {
+    /// The shard that writes the metadata (the topic catalogue, configs)
+    /// and hands out producer ids. Shard 0 always exists.
+    pub fn controller_shard(&self) -> ShardId {
         0
     }
 }
@@ -71,7 +63,6 @@ mod tests {
                 assert!(owner < shards);
                 assert_eq!(owner, b.shard_for("t", p));
             }
-            assert!(a.shard_for_group("g") < shards);
         }
     }
 }

@@ -1,17 +1,16 @@
 //! Changes to the topic catalogue, run on the catalogue shard and then applied
 //! on every shard: create (explicit or automatic), delete, and producer-id
-//! allocation. The catalogue shard runs changes one at a time in the order
-//! they reached it (its `catalogue_order` sequencer), so one connection's
-//! changes apply in its request order; nothing here is on the produce/fetch
-//! path except the first produce to a topic that does not exist yet.
+//! allocation. The controller shard runs changes one at a time in the order
+//! they reached it (its [`super::Controller`]'s sequencer), so one
+//! connection's changes apply in its request order; nothing here is on the
+//! produce/fetch path except the first produce to a topic that does not
+//! exist yet.
 
 use std::future::Future;
 use std::rc::Rc;
 
-use crate::mesh::Reply;
-
-use crate::catalogue::{Catalogue, TopicError, TopicMeta, PRODUCER_ID_BLOCK};
-use crate::partition;
+use super::catalogue::{Catalogue, TopicError, TopicMeta, PRODUCER_ID_BLOCK};
+use crate::shard::mesh::{Reply, ShardGone};
 use crate::shard::Shard;
 
 /// A topic to create.
@@ -23,26 +22,23 @@ pub struct NewTopic {
     pub configs: Vec<(String, String)>,
 }
 
-/// Hands `job` to the catalogue shard, where it runs in its turn: after
+/// Hands `job` to the controller shard, where it runs in its turn: after
 /// every change that reached the shard before it. Returns once the job is on
 /// its way (in this shard's order), with the future of its answer.
-async fn on_catalogue_shard<R, F, Fut>(
-    shard: &Rc<Shard>,
-    job: F,
-) -> Result<Reply<R>, crate::mesh::ShardGone>
+async fn on_controller_shard<R, F, Fut>(shard: &Rc<Shard>, job: F) -> Result<Reply<R>, ShardGone>
 where
     R: Send + 'static,
     F: FnOnce(Rc<Shard>) -> Fut + Send + 'static,
     Fut: Future<Output = R> + 'static,
 {
-    let target = shard.placement.catalogue_shard();
+    let target = shard.metadata.controller_shard();
     shard
-        .send(target, move |catalogue_shard| {
-            assert!(catalogue_shard.is_catalogue_shard());
-            let ticket = catalogue_shard.catalogue_order.ticket();
+        .send(target, move |controller_shard| {
+            assert!(controller_shard.is_controller_shard());
+            let ticket = controller_shard.controller.order.ticket();
             async move {
                 let _turn = ticket.turn().await;
-                job(catalogue_shard).await
+                job(controller_shard).await
             }
         })
         .await
@@ -50,7 +46,7 @@ where
 
 /// Runs `job` for each item, one after the other, on the catalogue shard;
 /// one result per item, in order. Returns once the job is on its way.
-async fn each_on_catalogue_shard<T, F, Fut>(
+async fn each_on_controller_shard<T, F, Fut>(
     shard: &Rc<Shard>,
     items: Vec<T>,
     job: F,
@@ -61,10 +57,10 @@ where
     Fut: Future<Output = Result<TopicMeta, TopicError>> + 'static,
 {
     let count = items.len();
-    let reply = on_catalogue_shard(shard, move |catalogue_shard| async move {
+    let reply = on_controller_shard(shard, move |controller_shard| async move {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            out.push(job(catalogue_shard.clone(), item).await);
+            out.push(job(controller_shard.clone(), item).await);
         }
         out
     })
@@ -72,7 +68,7 @@ where
     async move {
         match reply {
             Ok(reply) => reply.await,
-            Err(gone) => vec![Err(TopicError::Storage(gone.to_string())); count],
+            Err(gone) => vec![Err(TopicError::ShardGone(gone)); count],
         }
     }
 }
@@ -85,8 +81,8 @@ pub async fn create(
     topics: Vec<NewTopic>,
     validate_only: bool,
 ) -> impl Future<Output = Vec<Result<TopicMeta, TopicError>>> + 'static {
-    each_on_catalogue_shard(shard, topics, move |catalogue_shard, topic| async move {
-        create_on_catalogue_shard(&catalogue_shard, topic, validate_only).await
+    each_on_controller_shard(shard, topics, move |controller_shard, topic| async move {
+        create_on_controller_shard(&controller_shard, topic, validate_only).await
     })
     .await
 }
@@ -94,8 +90,8 @@ pub async fn create(
 /// Makes sure `name` exists, creating it with the default partition count if
 /// auto-creation is on. Returns the topic's partition count.
 pub async fn ensure(shard: &Rc<Shard>, name: &str) -> Result<i32, TopicError> {
-    if let Some(meta) = shard.catalogue.borrow().topics.get(name) {
-        return Ok(meta.partitions);
+    if let Some(partitions) = shard.metadata.partition_count(name) {
+        return Ok(partitions);
     }
     if !shard.config.topics.auto_create {
         return Err(TopicError::Unknown);
@@ -115,22 +111,19 @@ pub async fn ensure(shard: &Rc<Shard>, name: &str) -> Result<i32, TopicError> {
         Ok(meta) => Ok(meta.partitions),
         // Someone else created it meanwhile: fine.
         Err(TopicError::AlreadyExists) => shard
-            .catalogue
-            .borrow()
-            .topics
-            .get(name)
-            .map(|m| m.partitions)
+            .metadata
+            .partition_count(name)
             .ok_or(TopicError::Unknown),
         Err(e) => Err(e),
     }
 }
 
-async fn create_on_catalogue_shard(
+async fn create_on_controller_shard(
     shard: &Rc<Shard>,
     topic: NewTopic,
     validate_only: bool,
 ) -> Result<TopicMeta, TopicError> {
-    let meta = shard.catalogue.borrow().check_new_topic(
+    let meta = shard.metadata.catalogue().check_new_topic(
         &topic.name,
         topic.partitions,
         topic.replication_factor,
@@ -139,7 +132,7 @@ async fn create_on_catalogue_shard(
     if validate_only {
         return Ok(meta);
     }
-    let mut next = shard.catalogue.borrow().clone();
+    let mut next = shard.metadata.catalogue().clone();
     next.topics.insert(topic.name.clone(), meta.clone());
     store(shard, next).await?;
     tracing::info!(topic = %topic.name, partitions = meta.partitions, configs = ?meta.configs, "topic created");
@@ -157,24 +150,26 @@ async fn create_on_catalogue_shard(
     for result in results {
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(TopicError::Storage(e)),
-            Err(gone) => return Err(TopicError::Storage(gone.to_string())),
+            Ok(Err(e)) => return Err(e),
+            Err(gone) => return Err(TopicError::ShardGone(gone)),
         }
     }
     Ok(meta)
 }
 
-async fn apply_created(shard: &Rc<Shard>, name: &str, meta: &TopicMeta) -> Result<(), String> {
-    shard
-        .catalogue
-        .borrow_mut()
-        .topics
-        .insert(name.to_string(), meta.clone());
+async fn apply_created(shard: &Rc<Shard>, name: &str, meta: &TopicMeta) -> Result<(), TopicError> {
+    shard.metadata.topic_created(name, meta);
     for index in 0..meta.partitions {
-        if shard.placement.shard_for(name, index) == shard.id {
-            partition::open_one(shard, name, index, meta)
+        if shard.metadata.shard_for(name, index) == shard.id {
+            shard
+                .partitions
+                .open_one(name, index, meta)
                 .await
-                .map_err(|e| format!("opening {name}-{index}: {e}"))?;
+                .map_err(|source| TopicError::OpenPartition {
+                    topic: name.to_string(),
+                    index,
+                    source,
+                })?;
         }
     }
     Ok(())
@@ -186,17 +181,17 @@ pub async fn delete(
     shard: &Rc<Shard>,
     names: Vec<String>,
 ) -> impl Future<Output = Vec<Result<TopicMeta, TopicError>>> + 'static {
-    each_on_catalogue_shard(shard, names, |catalogue_shard, name| async move {
-        delete_on_catalogue_shard(&catalogue_shard, name).await
+    each_on_controller_shard(shard, names, |controller_shard, name| async move {
+        delete_on_controller_shard(&controller_shard, name).await
     })
     .await
 }
 
-async fn delete_on_catalogue_shard(
+async fn delete_on_controller_shard(
     shard: &Rc<Shard>,
     name: String,
 ) -> Result<TopicMeta, TopicError> {
-    let mut next = shard.catalogue.borrow().clone();
+    let mut next = shard.metadata.catalogue().clone();
     let meta = next.topics.remove(&name).ok_or(TopicError::Unknown)?;
     // Durable first: after a crash the topic is gone, and leftover partition
     // directories of unknown topics are harmless.
@@ -205,19 +200,22 @@ async fn delete_on_catalogue_shard(
         .call_all(move |s| {
             let name = name.clone();
             async move {
-                s.catalogue.borrow_mut().topics.remove(&name);
+                s.metadata.topic_deleted(&name);
                 s.groups.forget_topic(&name).await;
-                partition::delete_topic(&s, &name)
-                    .await
-                    .map_err(|e| e.to_string())
+                s.partitions.delete_topic(&name).await.map_err(|source| {
+                    TopicError::DeletePartitions {
+                        topic: name.clone(),
+                        source,
+                    }
+                })
             }
         })
         .await;
     for result in results {
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(TopicError::Storage(e)),
-            Err(gone) => return Err(TopicError::Storage(gone.to_string())),
+            Ok(Err(e)) => return Err(e),
+            Err(gone) => return Err(TopicError::ShardGone(gone)),
         }
     }
     tracing::info!(topic = ?meta, "topic deleted");
@@ -230,22 +228,22 @@ async fn delete_on_catalogue_shard(
 pub async fn allocate_producer_id(
     shard: &Rc<Shard>,
 ) -> impl Future<Output = Result<i64, TopicError>> + 'static {
-    let reply = on_catalogue_shard(shard, |s| async move {
-        let id = s.next_producer_id.get();
-        let reserved_end = s.catalogue.borrow().producer_id_reserved_end;
+    let reply = on_controller_shard(shard, |s| async move {
+        let id = s.controller.next_producer_id.get();
+        let reserved_end = s.metadata.catalogue().producer_id_reserved_end;
         if id >= reserved_end {
-            let mut next = s.catalogue.borrow().clone();
+            let mut next = s.metadata.catalogue().clone();
             next.producer_id_reserved_end = id.max(reserved_end) + PRODUCER_ID_BLOCK;
             store(&s, next).await?;
         }
-        s.next_producer_id.set(id + 1);
+        s.controller.next_producer_id.set(id + 1);
         Ok(id)
     })
     .await;
     async move {
         match reply {
             Ok(reply) => reply.await,
-            Err(gone) => Err(TopicError::Storage(gone.to_string())),
+            Err(gone) => Err(TopicError::ShardGone(gone)),
         }
     }
 }
@@ -258,7 +256,7 @@ async fn store(shard: &Rc<Shard>, next: Catalogue) -> Result<(), TopicError> {
     glommio::executor()
         .spawn_blocking(move || to_write.store(&data_dir))
         .await
-        .map_err(|e| TopicError::Storage(e.to_string()))?;
-    *shard.catalogue.borrow_mut() = next;
+        .map_err(|e| TopicError::Store(std::sync::Arc::new(e)))?;
+    shard.metadata.replace(next);
     Ok(())
 }

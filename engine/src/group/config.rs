@@ -44,28 +44,40 @@ impl Default for GroupConfig {
     }
 }
 
+/// A `[groups]` setting that is out of range, by key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupConfigError {
+    #[error("session_timeout_min_ms exceeds session_timeout_max_ms")]
+    SessionTimeoutsInverted,
+    #[error("session_timeout_max_ms exceeds {}", i32::MAX)]
+    SessionTimeoutTooLong,
+    #[error("max_size must be in 1..={}", limits::MEMBERS_PER_GROUP_MAX)]
+    MaxSize,
+    #[error("offsets_retention_check_interval_ms must be positive")]
+    RetentionCheckInterval,
+    #[error("offsets_checkpoint_interval_ms must be positive and at most {}", i64::MAX / 4)]
+    CheckpointInterval,
+}
+
 impl GroupConfig {
     /// Checks the settings against each other and the limits.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), GroupConfigError> {
         if self.session_timeout_min_ms > self.session_timeout_max_ms {
-            return Err("group session timeout min exceeds max".into());
+            return Err(GroupConfigError::SessionTimeoutsInverted);
         }
         if self.session_timeout_max_ms > i32::MAX as u64 {
-            return Err("group session timeout max exceeds i32".into());
+            return Err(GroupConfigError::SessionTimeoutTooLong);
         }
         if self.group_max_size == 0 || self.group_max_size > limits::MEMBERS_PER_GROUP_MAX {
-            return Err(format!(
-                "group max size must be in 1..={}",
-                limits::MEMBERS_PER_GROUP_MAX
-            ));
+            return Err(GroupConfigError::MaxSize);
         }
         if self.offsets_retention_check_interval_ms == 0 {
-            return Err("offsets retention check interval must be positive".into());
+            return Err(GroupConfigError::RetentionCheckInterval);
         }
         if self.offsets_checkpoint_interval_ms == 0
             || self.offsets_checkpoint_interval_ms > i64::MAX as u64 / 4
         {
-            return Err("offsets checkpoint interval must be positive".into());
+            return Err(GroupConfigError::CheckpointInterval);
         }
         Ok(())
     }
@@ -87,7 +99,7 @@ pub struct FileGroups {
 
 impl FileGroups {
     /// Kafka's defaults overlaid with the keys given, validated.
-    pub fn into_config(self) -> Result<GroupConfig, String> {
+    pub fn into_config(self) -> Result<GroupConfig, GroupConfigError> {
         let d = GroupConfig::default();
         let config = GroupConfig {
             session_timeout_min_ms: self

@@ -6,8 +6,8 @@
 //! I/O and never awaits. Time comes in as `now_ms`, output goes out as a
 //! [`Ready`] (records to append, then replies to send), so that every
 //! rebalance scenario is a deterministic unit test. [`service`] drives it on
-//! a shard (the `__consumer_offsets` logs, timers) and [`handlers`] turns
-//! `net`'s group messages into its requests on the group's owner shard.
+//! a shard (the `__consumer_offsets` logs, timers); the Kafka layer
+//! (`crate::kafka`) turns `net`'s group messages into its requests.
 //!
 //! It must never touch another shard's groups except through a cross-shard
 //! call, parse Kafka bytes (that is `net`'s job), or answer a request before
@@ -19,7 +19,6 @@ pub mod codec;
 mod config;
 mod coordinator;
 pub mod error;
-pub mod handlers;
 pub mod limits;
 mod member;
 mod offsets;
@@ -31,7 +30,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::{FileGroups, GroupConfig};
+pub use config::{FileGroups, GroupConfig, GroupConfigError};
 pub use coordinator::Coordinator;
 pub use error::ErrorCode;
 pub use record::{GroupRecord, Ready};

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use glommio::channels::local_channel::{self, LocalSender};
@@ -25,15 +25,7 @@ use super::coordinator::Coordinator;
 use super::error::ErrorCode;
 use super::limits;
 use super::placement::{offsets_partition_for, OFFSETS_TOPIC};
-
-/// Wall-clock milliseconds: commit timestamps and retention survive restarts,
-/// so the coordinator runs on wall time, as Kafka's does.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::clock::Clock;
 
 /// What loading one shard's partitions found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +40,7 @@ pub struct LoadReport {
 
 pub struct OffsetsPartition {
     pub index: i32,
+    clock: Clock,
     coordinator: RefCell<Coordinator>,
     log: RefCell<Option<Log>>,
     /// Appends of this partition go to the log in the order the coordinator
@@ -84,10 +77,11 @@ pub struct OffsetsPartition {
 }
 
 impl OffsetsPartition {
-    fn new(index: i32, config: GroupConfig, nonce: u64) -> Self {
+    fn new(index: i32, config: GroupConfig, nonce: u64, clock: Clock) -> Self {
         let checkpoint_interval_ms = config.offsets_checkpoint_interval_ms;
         Self {
             index,
+            clock,
             coordinator: RefCell::new(Coordinator::new(config, nonce)),
             log: RefCell::new(None),
             appender: RefCell::new(None),
@@ -197,7 +191,7 @@ impl OffsetsPartition {
     fn persist(
         self: &Rc<Self>,
         records: &[super::record::GroupRecord],
-    ) -> impl Future<Output = Result<(), String>> + 'static {
+    ) -> impl Future<Output = Result<(), GroupLogError>> + 'static {
         let sequence = self.persists_started.get() + 1;
         self.persists_started.set(sequence);
         let appended = self.enqueue(records);
@@ -207,13 +201,9 @@ impl OffsetsPartition {
                 let info = appended?
                     .recv()
                     .await
-                    .ok_or_else(|| "group log writer stopped".to_string())??;
-                let log = this
-                    .log
-                    .borrow()
-                    .clone()
-                    .ok_or_else(|| "log closed".to_string())?;
-                log.wait_durable(&info).await.map_err(|e| e.to_string())
+                    .ok_or(GroupLogError::WriterStopped)??;
+                let log = this.log.borrow().clone().ok_or(GroupLogError::NotOpen)?;
+                Ok(log.wait_durable(&info).await?)
             }
             .await;
             // A failed persist settles too (its requester gets an error), or
@@ -228,17 +218,17 @@ impl OffsetsPartition {
     fn enqueue(
         &self,
         records: &[super::record::GroupRecord],
-    ) -> Result<local_channel::LocalReceiver<Result<storage::AppendInfo, String>>, String> {
-        let batches = batch::encode_batches(records, now_ms() as i64);
+    ) -> Result<local_channel::LocalReceiver<Appended>, GroupLogError> {
+        let batches = batch::encode_batches(records, self.clock.now_ms() as i64);
         self.appended_since_checkpoint
             .set(self.appended_since_checkpoint.get() + records.len() as u64);
         let (done, appended) = local_channel::new_bounded(1);
         self.appender
             .borrow()
             .as_ref()
-            .ok_or_else(|| "log not open".to_string())?
+            .ok_or(GroupLogError::NotOpen)?
             .try_send(AppendJob { batches, done })
-            .map_err(|_| "group log writer stopped".to_string())?;
+            .map_err(|_| GroupLogError::WriterStopped)?;
         Ok(appended)
     }
 
@@ -249,7 +239,7 @@ impl OffsetsPartition {
         log_config: LogConfig,
         storage: &Rc<ShardStorage>,
         report: &mut LoadReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), GroupLogError> {
         let path = data_dir.join(format!("{OFFSETS_TOPIC}-{}", self.index));
         // Segments roll once per checkpoint interval and are deleted, after a
         // checkpoint, three intervals later (see `checkpoint`).
@@ -261,14 +251,21 @@ impl OffsetsPartition {
         };
         let (log, _recovery) = Log::open(&path, log_config, storage)
             .await
-            .map_err(|e| format!("open {}: {e}", path.display()))?;
+            .map_err(|source| GroupLogError::Open {
+                path: path.clone(),
+                source,
+            })?;
         let mut offset = log.log_start_offset();
         let end = log.high_watermark();
         while offset < end {
             let read = log
                 .read(offset, limits::REPLAY_READ_BYTES)
                 .await
-                .map_err(|e| format!("replay {} at {offset}: {e}", path.display()))?;
+                .map_err(|source| GroupLogError::Replay {
+                    path: path.clone(),
+                    offset,
+                    source,
+                })?;
             if read.batches.is_empty() {
                 break;
             }
@@ -276,8 +273,14 @@ impl OffsetsPartition {
             for chunk in &read.batches {
                 let mut at = 0;
                 while at < chunk.len() {
-                    let (header, one, _) = storage::batch::split_batch(&chunk[at..])
-                        .map_err(|e| format!("replay {} at {offset}: {e}", path.display()))?;
+                    let (header, one, _) =
+                        storage::batch::split_batch(&chunk[at..]).map_err(|source| {
+                            GroupLogError::Damaged {
+                                path: path.clone(),
+                                offset,
+                                source,
+                            }
+                        })?;
                     let one = chunk.slice(at..at + one.len());
                     at += one.len();
                     offset = header.last_offset() + 1;
@@ -303,12 +306,12 @@ impl OffsetsPartition {
         *self.appender.borrow_mut() = Some(jobs);
         *self.log.borrow_mut() = Some(log);
         self.next_checkpoint_ms
-            .set(now_ms() + self.checkpoint_interval_ms);
+            .set(self.clock.now_ms() + self.checkpoint_interval_ms);
         // Replayed records count: the first checkpoint after a restart may
         // let the history before it go.
         self.appended_since_checkpoint.set(report.records.max(1));
         let mut coordinator = self.coordinator.borrow_mut();
-        coordinator.finish_loading(now_ms());
+        coordinator.finish_loading(self.clock.now_ms());
         report.groups += coordinator.group_count();
         Ok(())
     }
@@ -332,7 +335,7 @@ impl OffsetsPartition {
             let Some(records) = self.coordinator.borrow().checkpoint() else {
                 return;
             };
-            let started = now_ms();
+            let started = self.clock.now_ms();
             let count = records.len() as u64;
             let before = self.appended_since_checkpoint.get();
             if count > 0 {
@@ -362,7 +365,7 @@ impl OffsetsPartition {
         let Some(checkpoint_ms) = self.last_checkpoint_ms.get() else {
             return;
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let retention_ms = self.checkpoint_interval_ms * limits::CHECKPOINT_INTERVALS_KEPT;
         if now.saturating_sub(retention_ms) > checkpoint_ms {
             // Segments about to expire may hold records newer than the last
@@ -381,10 +384,41 @@ impl OffsetsPartition {
     }
 }
 
+/// Where the last batch of an append job landed, or why it did not.
+type Appended = Result<storage::AppendInfo, GroupLogError>;
+
+/// Why a `__consumer_offsets` partition could not be read or written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GroupLogError {
+    #[error("the partition's log is not open")]
+    NotOpen,
+    #[error("the partition's log writer stopped")]
+    WriterStopped,
+    #[error("opening {}: {source}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        source: storage::StorageError,
+    },
+    #[error("replaying {} at offset {offset}: {source}", path.display())]
+    Replay {
+        path: std::path::PathBuf,
+        offset: i64,
+        source: storage::StorageError,
+    },
+    #[error("replaying {} at offset {offset}: {source}", path.display())]
+    Damaged {
+        path: std::path::PathBuf,
+        offset: i64,
+        source: storage::batch::BatchError,
+    },
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+}
+
 /// Batches to append, in order, and where to report the last one's place.
 struct AppendJob {
     batches: Vec<bytes::Bytes>,
-    done: LocalSender<Result<storage::AppendInfo, String>>,
+    done: LocalSender<Appended>,
 }
 
 /// A partition's one writer: appends each queued job's batches in queue
@@ -393,12 +427,13 @@ struct AppendJob {
 /// sender is dropped.
 async fn append_in_order(log: Log, queue: local_channel::LocalReceiver<AppendJob>) {
     while let Some(job) = queue.recv().await {
-        let mut result = Err("nothing to append".to_string());
+        assert!(!job.batches.is_empty(), "an append job without batches");
+        let mut result = Err(GroupLogError::WriterStopped);
         for bytes in job.batches {
             match log.append(BytesMut::from(bytes), 0).await {
                 Ok(info) => result = Ok(info),
                 Err(e) => {
-                    result = Err(e.to_string());
+                    result = Err(e.into());
                     break;
                 }
             }
@@ -410,6 +445,7 @@ async fn append_in_order(log: Log, queue: local_channel::LocalReceiver<AppendJob
 /// The group side of one shard.
 pub struct GroupService {
     partitions: HashMap<i32, Rc<OffsetsPartition>>,
+    clock: Clock,
 }
 
 impl GroupService {
@@ -417,7 +453,12 @@ impl GroupService {
     /// loading (requests get COORDINATOR_LOAD_IN_PROGRESS until
     /// [`GroupService::load`] has replayed them). `nonce` must differ between
     /// broker starts and between shards (member ids embed it).
-    pub fn new(config: &GroupConfig, owned: impl IntoIterator<Item = i32>, nonce: u64) -> Self {
+    pub fn new(
+        config: &GroupConfig,
+        owned: impl IntoIterator<Item = i32>,
+        nonce: u64,
+        clock: Clock,
+    ) -> Self {
         let partitions = owned
             .into_iter()
             .map(|index| {
@@ -428,11 +469,51 @@ impl GroupService {
                         index,
                         config.clone(),
                         partition_nonce,
+                        clock.clone(),
                     )),
                 )
             })
             .collect();
-        Self { partitions }
+        Self { partitions, clock }
+    }
+
+    /// Opens and replays the `__consumer_offsets` partitions under the
+    /// broker's data directory (`DATA_DIR/groups`), logging the outcome.
+    /// False if they cannot be loaded: the coordinators then stay in the
+    /// loading state (group requests keep getting
+    /// COORDINATOR_LOAD_IN_PROGRESS; partitions work).
+    pub async fn load_for_broker(&self, config: &crate::config::Config, shard_id: usize) -> bool {
+        let dir = config.data_dir.join("groups");
+        let storage = ShardStorage::new(storage::ShardStorageConfig {
+            cache_bytes_max: limits::REPLAY_READ_BYTES,
+        });
+        // Durability follows the broker's fsync policy. Retention is never by
+        // size (that could drop live commits); the service sets its own time
+        // retention, applied only behind a checkpoint.
+        let log_config = LogConfig {
+            fsync: config.log.storage_fsync(),
+            retention_bytes: -1,
+            retention_ms: -1,
+            ..LogConfig::default()
+        };
+        match self.load(&dir, log_config, &storage).await {
+            Ok(report) => {
+                tracing::info!(
+                    shard = shard_id,
+                    partitions = report.partitions,
+                    records = report.records,
+                    groups = report.groups,
+                    corrupt_batches = report.corrupt_batches,
+                    elapsed_ms = report.elapsed_ms,
+                    "consumer groups loaded"
+                );
+                true
+            }
+            Err(error) => {
+                tracing::error!(shard = shard_id, %error, "cannot load consumer groups");
+                false
+            }
+        }
     }
 
     /// Opens and replays every owned partition's log under
@@ -442,7 +523,7 @@ impl GroupService {
         data_dir: &Path,
         log_config: LogConfig,
         storage: &Rc<ShardStorage>,
-    ) -> Result<LoadReport, String> {
+    ) -> Result<LoadReport, GroupLogError> {
         let started = Instant::now();
         let mut report = LoadReport::default();
         let mut indexes: Vec<i32> = self.partitions.keys().copied().collect();
@@ -471,13 +552,13 @@ impl GroupService {
     }
 
     /// Syncs and closes the logs (shutdown).
-    pub async fn close(&self) -> Result<(), String> {
+    pub async fn close(&self) -> Result<(), GroupLogError> {
         for partition in self.partitions.values() {
             // Dropping the queue's sender lets the writer finish and exit.
             partition.appender.borrow_mut().take();
             let log = partition.log.borrow_mut().take();
             if let Some(log) = log {
-                log.close().await.map_err(|e| e.to_string())?;
+                log.close().await?;
             }
         }
         Ok(())
@@ -495,7 +576,7 @@ impl GroupService {
     pub fn join(&self, join: JoinRequest) -> impl Future<Output = JoinResponse> + 'static {
         let member_id = join.member_id.clone();
         let answer = self.partition(&join.group_id).map(|p| {
-            let now = now_ms();
+            let now = p.clock.now_ms();
             p.deferred(move |c, request| c.join_group(request, join, now))
         });
         async move {
@@ -511,7 +592,7 @@ impl GroupService {
 
     pub fn sync(&self, sync: SyncRequest) -> impl Future<Output = SyncResponse> + 'static {
         let answer = self.partition(&sync.group_id).map(|p| {
-            let now = now_ms();
+            let now = p.clock.now_ms();
             p.deferred(move |c, request| c.sync_group(request, sync, now))
         });
         async move {
@@ -530,7 +611,10 @@ impl GroupService {
         heartbeat: HeartbeatRequest,
     ) -> impl Future<Output = ErrorCode> + 'static {
         let answer = self.partition(&heartbeat.group_id).map(|p| {
-            let error = p.coordinator.borrow_mut().heartbeat(&heartbeat, now_ms());
+            let error = p
+                .coordinator
+                .borrow_mut()
+                .heartbeat(&heartbeat, p.clock.now_ms());
             (error, p.drive())
         });
         async move {
@@ -544,7 +628,10 @@ impl GroupService {
 
     pub fn leave(&self, leave: LeaveRequest) -> impl Future<Output = LeaveResponse> + 'static {
         let answer = self.partition(&leave.group_id).map(|p| {
-            let response = p.coordinator.borrow_mut().leave_group(leave, now_ms());
+            let response = p
+                .coordinator
+                .borrow_mut()
+                .leave_group(leave, p.clock.now_ms());
             (response, p.drive())
         });
         async move {
@@ -564,7 +651,10 @@ impl GroupService {
         commit: OffsetCommitRequest,
     ) -> impl Future<Output = OffsetCommitResponse> + 'static {
         let answer = self.partition(&commit.group_id).map(|p| {
-            let response = p.coordinator.borrow_mut().offset_commit(&commit, now_ms());
+            let response = p
+                .coordinator
+                .borrow_mut()
+                .offset_commit(&commit, p.clock.now_ms());
             (response, p.drive())
         });
         async move {
@@ -647,7 +737,7 @@ impl GroupService {
             let result = p
                 .coordinator
                 .borrow_mut()
-                .delete_groups(std::slice::from_ref(&group_id), now_ms());
+                .delete_groups(std::slice::from_ref(&group_id), p.clock.now_ms());
             (result[0].1, p.drive())
         });
         async move {
@@ -665,7 +755,10 @@ impl GroupService {
     /// this shard (call on every shard).
     pub async fn forget_topic(&self, topic: &str) {
         for p in self.partitions.values() {
-            let forgotten = p.coordinator.borrow_mut().forget_topic(topic, now_ms());
+            let forgotten = p
+                .coordinator
+                .borrow_mut()
+                .forget_topic(topic, self.clock.now_ms());
             if !forgotten {
                 tracing::warn!(
                     partition = p.index,
@@ -681,7 +774,7 @@ impl GroupService {
     /// once per shard after [`GroupService::load`] started.
     pub async fn run_timers(self: Rc<Self>) {
         loop {
-            let now = now_ms();
+            let now = self.clock.now_ms();
             let next = self
                 .partitions
                 .values()
@@ -692,7 +785,7 @@ impl GroupService {
                 .unwrap_or(limits::TIMER_TICK_MAX_MS)
                 .clamp(1, limits::TIMER_TICK_MAX_MS);
             glommio::timer::sleep(Duration::from_millis(sleep_ms)).await;
-            let now = now_ms();
+            let now = self.clock.now_ms();
             for p in self.partitions.values() {
                 let due = p
                     .coordinator
@@ -755,7 +848,7 @@ mod tests {
             };
             let storage = ShardStorage::new(ShardStorageConfig::default());
             let all = 0..limits::OFFSETS_TOPIC_PARTITIONS;
-            let service = GroupService::new(&config, all.clone(), 1);
+            let service = GroupService::new(&config, all.clone(), 1, Clock::system());
             let loading = service.heartbeat(HeartbeatRequest {
                 group_id: "service-group".into(),
                 generation_id: 0,
@@ -796,7 +889,7 @@ mod tests {
             }
             service.close().await.unwrap();
 
-            let restarted = GroupService::new(&config, all, 2);
+            let restarted = GroupService::new(&config, all, 2, Clock::system());
             let report = restarted
                 .load(&path, LogConfig::default(), &storage)
                 .await
@@ -903,6 +996,7 @@ mod tests {
             config,
             0..limits::OFFSETS_TOPIC_PARTITIONS,
             nonce,
+            Clock::system(),
         ));
         service
             .load(path, LogConfig::default(), storage)
@@ -1043,7 +1137,7 @@ mod tests {
             assert_eq!(live.topics[0].partitions[0].offset, offset);
             service.close().await.unwrap();
 
-            let restarted = GroupService::new(&config, all, 8);
+            let restarted = GroupService::new(&config, all, 8, Clock::system());
             let report = restarted
                 .load(&path, LogConfig::default(), &storage)
                 .await

@@ -19,11 +19,11 @@ use net::msg::init_producer_id_response::InitProducerIdResponse;
 use net::{ErrorCode, Uuid};
 
 use super::topic_error_code;
-use crate::catalogue::{TopicMeta, TOPIC_CONFIG_KEYS};
+use crate::cluster::catalogue::{TopicMeta, TOPIC_CONFIG_KEYS};
+use crate::cluster::topics::{self, NewTopic};
 use crate::config::Config;
-use crate::mesh::LocalFuture;
+use crate::shard::mesh::LocalFuture;
 use crate::shard::Shard;
-use crate::topics::{self, NewTopic};
 
 /// DescribeConfigs resource types.
 const RESOURCE_TOPIC: i8 = 2;
@@ -66,7 +66,7 @@ pub async fn create_topics(
 fn created(
     config: &Config,
     wanted: Vec<NewTopic>,
-    results: Vec<Result<TopicMeta, crate::catalogue::TopicError>>,
+    results: Vec<Result<TopicMeta, crate::cluster::catalogue::TopicError>>,
 ) -> CreateTopicsResponse {
     let topics = wanted
         .into_iter()
@@ -116,7 +116,7 @@ pub async fn delete_topics(
 ) -> impl Future<Output = DeleteTopicsResponse> + 'static {
     // v6 names topics by name or id; earlier versions by name only.
     let names: Vec<(Option<String>, Uuid)> = if version >= 6 {
-        let catalogue = shard.catalogue.borrow();
+        let catalogue = shard.metadata.catalogue();
         request
             .topics
             .into_iter()
@@ -146,7 +146,7 @@ pub async fn delete_topics(
 
 fn deleted(
     names: Vec<(Option<String>, Uuid)>,
-    results: Vec<Result<TopicMeta, crate::catalogue::TopicError>>,
+    results: Vec<Result<TopicMeta, crate::cluster::catalogue::TopicError>>,
 ) -> DeleteTopicsResponse {
     let mut results = results.into_iter();
     let responses = names
@@ -248,12 +248,10 @@ pub fn describe_configs(
         .into_iter()
         .map(|resource| {
             let found = match resource.resource_type {
-                RESOURCE_TOPIC => {
-                    match shard.catalogue.borrow().topics.get(&resource.resource_name) {
-                        Some(meta) => Ok(effective_topic_configs(config, meta)),
-                        None => Err((ErrorCode::UnknownTopicOrPartition, "unknown topic")),
-                    }
-                }
+                RESOURCE_TOPIC => match shard.metadata.topic(&resource.resource_name) {
+                    Some(meta) => Ok(effective_topic_configs(config, &meta)),
+                    None => Err((ErrorCode::UnknownTopicOrPartition, "unknown topic")),
+                },
                 RESOURCE_BROKER => {
                     let name = &resource.resource_name;
                     if name.is_empty() || *name == config.node_id.to_string() {

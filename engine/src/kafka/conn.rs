@@ -22,8 +22,8 @@ use glommio::channels::local_channel;
 use glommio::net::{TcpListener, TcpStream};
 use net::{EncodedFrame, FrameDecoder, RequestError};
 
-use crate::handlers;
-use crate::recv::RecvBuffer;
+use super::recv::RecvBuffer;
+use super::{dispatch, Peer};
 use crate::shard::Shard;
 use storage::notify::Signal;
 
@@ -36,13 +36,6 @@ const READ_BYTES_MAX: usize = 1 << 20;
 /// Responses up to this size are copied into one buffer and written with one
 /// send; larger ones are written chunk by chunk (record data untouched).
 const COALESCE_BYTES_MAX: usize = 64 << 10;
-
-/// Per-connection facts a handler may need.
-#[derive(Debug, Clone)]
-pub struct Peer {
-    pub addr: Option<SocketAddr>,
-    pub client_id: Option<String>,
-}
 
 /// Accepts connections on this shard's listener until cancelled.
 pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
@@ -57,7 +50,7 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
             }
         };
         let limit = shard.config.server.connections_per_shard_max;
-        if shard.connections.get() >= limit {
+        if shard.connections.open() >= limit {
             tracing::warn!(
                 shard = shard.id,
                 limit,
@@ -67,20 +60,15 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
             continue;
         }
         let _ = stream.set_nodelay(true);
-        shard.connections.set(shard.connections.get() + 1);
+        shard.connections.opened();
         let shard = shard.clone();
         glommio::spawn_local(async move {
             let peer = stream.peer_addr().ok();
             serve(&shard, stream, peer).await;
-            shard.connections.set(shard.connections.get() - 1);
+            shard.connections.closed();
         })
         .detach();
     }
-}
-
-/// Wakes every connection's reader so that it notices the shard is stopping.
-pub fn wake_all(shard: &Rc<Shard>) {
-    shard.stop_signal.notify_all();
 }
 
 /// A response on its way: the task computing it and the request memory it
@@ -114,7 +102,7 @@ async fn serve(shard: &Rc<Shard>, stream: TcpStream, addr: Option<SocketAddr>) {
                         }
                     }
                 }
-                shard.request_memory.signal(pending.frame_bytes);
+                shard.connections.request_memory.signal(pending.frame_bytes);
             }
             let _ = half.close().await;
         })
@@ -144,10 +132,17 @@ async fn read_loop(
         let frame = match buf.take_frame(&decoder) {
             Ok(Some(frame)) => frame,
             Ok(None) => {
-                if shard.stopping.get() || failed.get() {
+                if shard.connections.is_stopping() || failed.get() {
                     return;
                 }
-                match read_more(&mut half, &mut buf, &decoder, &shard.stop_signal).await {
+                match read_more(
+                    &mut half,
+                    &mut buf,
+                    &decoder,
+                    &shard.connections.stop_signal,
+                )
+                .await
+                {
                     ReadOutcome::Data => continue,
                     ReadOutcome::Closed | ReadOutcome::Stopping => return,
                     ReadOutcome::Failed(e) => {
@@ -163,10 +158,16 @@ async fn read_loop(
         };
         let frame_bytes = frame.len() as u64;
         // Back-pressure: wait for request memory before taking more input.
-        if shard.request_memory.acquire(frame_bytes).await.is_err() {
+        if shard
+            .connections
+            .request_memory
+            .acquire(frame_bytes)
+            .await
+            .is_err()
+        {
             return;
         }
-        let release = |shard: &Shard| shard.request_memory.signal(frame_bytes);
+        let release = |shard: &Shard| shard.connections.request_memory.signal(frame_bytes);
         // A copy of the first bytes, to show a bad frame's start; a
         // reference would keep the frame shared and force the log to copy
         // produced batches instead of stamping them in place.
@@ -189,7 +190,7 @@ async fn read_loop(
                 }
                 // Awaited here, before the next frame is read: this is what
                 // keeps the connection's changes in request order.
-                handlers::dispatch(shard, peer, header, request).await
+                dispatch(shard, peer, header, request).await
             }
             Err(RequestError::UnsupportedVersion {
                 api_key: net::ApiKey::ApiVersions,

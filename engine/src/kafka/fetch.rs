@@ -59,14 +59,9 @@ pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
     let max_bytes = (request.max_bytes.max(0) as usize).min(limits::FETCH_RESPONSE_BYTES_CEILING);
 
     let mut responses: Vec<FetchableTopicResponse> = Vec::with_capacity(request.topics.len());
-    let mut by_owner = ByOwner::new(shard.placement.shard_count());
+    let mut by_owner = ByOwner::new(shard.metadata.shard_count());
     for (t, topic) in request.topics.into_iter().enumerate() {
-        let partitions = shard
-            .catalogue
-            .borrow()
-            .topics
-            .get(&topic.topic)
-            .map(|m| m.partitions);
+        let partitions = shard.metadata.partition_count(&topic.topic);
         let mut out = FetchableTopicResponse {
             topic: topic.topic.clone(),
             partitions: Vec::with_capacity(topic.partitions.len()),
@@ -86,7 +81,7 @@ pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
                 ..Default::default()
             });
             if known {
-                let owner = shard.placement.shard_for(&topic.topic, entry.partition);
+                let owner = shard.metadata.shard_for(&topic.topic, entry.partition);
                 let part = Part {
                     topic: topic.topic.clone(),
                     index: entry.partition,
@@ -168,13 +163,12 @@ async fn read_on_owner(shard: Rc<Shard>, parts: Vec<Part>, budget: usize) -> Vec
             out.push(Read::failed(ErrorCode::UnknownTopicOrPartition));
             continue;
         };
-        let log = &partition.log;
         let want = part.max_bytes.min(left);
         let result = if want == 0 && any_data {
             Ok(None)
         } else {
             // storage returns at least one whole batch whatever `want` is.
-            log.read(part.offset, want.max(1)).await.map(Some)
+            partition.read(part.offset, want.max(1)).await.map(Some)
         };
         let read = match result {
             Ok(Some(r)) => {
@@ -197,14 +191,14 @@ async fn read_on_owner(shard: Rc<Shard>, parts: Vec<Part>, budget: usize) -> Vec
             }
             Ok(None) => Read {
                 error: ErrorCode::None,
-                high_watermark: log.high_watermark(),
-                log_start_offset: log.log_start_offset(),
+                high_watermark: partition.high_watermark(),
+                log_start_offset: partition.log_start_offset(),
                 records: RecordSet::new(),
             },
             Err(e) => Read {
                 error: storage_error_code(&e),
-                high_watermark: log.high_watermark(),
-                log_start_offset: log.log_start_offset(),
+                high_watermark: partition.high_watermark(),
+                log_start_offset: partition.log_start_offset(),
                 records: RecordSet::new(),
             },
         };
@@ -217,7 +211,7 @@ async fn read_on_owner(shard: Rc<Shard>, parts: Vec<Part>, budget: usize) -> Vec
 /// deadline. Returns false at the deadline.
 async fn wait_for_data(shard: &Rc<Shard>, by_owner: &ByOwner<Part>, deadline: Instant) -> bool {
     let now = Instant::now();
-    if now >= deadline || shard.stopping.get() {
+    if now >= deadline || shard.connections.is_stopping() {
         return false;
     }
     let mut waits: Vec<Pin<Box<dyn Future<Output = bool>>>> = by_owner
@@ -240,7 +234,7 @@ async fn wait_for_data(shard: &Rc<Shard>, by_owner: &ByOwner<Part>, deadline: In
     // well within the drain deadline.
     let stopping = shard.clone();
     waits.push(Box::pin(async move {
-        stopping.stop_signal.notified().await;
+        stopping.connections.stop_signal.notified().await;
         false
     }));
     first_of(waits).await
@@ -256,11 +250,11 @@ async fn wait_on_owner(
     let mut waits: Vec<Pin<Box<dyn Future<Output = bool>>>> = Vec::with_capacity(targets.len() + 1);
     for (topic, index, offset) in targets {
         if let Some(partition) = shard.partitions.get(&topic, index) {
-            if partition.log.high_watermark() > offset {
+            if partition.high_watermark() > offset {
                 return true;
             }
             waits.push(Box::pin(async move {
-                partition.log.wait_for_data(offset).await.is_ok()
+                partition.wait_for_data(offset).await.is_ok()
             }));
         }
     }

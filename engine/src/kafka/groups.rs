@@ -1,6 +1,6 @@
-//! The Kafka group APIs on a broker shard: translate `net`'s decoded
-//! requests into coordinator requests, run them on the shard that owns the
-//! group (forwarding through [`Shard::call_group`]), and translate back.
+//! The Kafka group APIs: translate `net`'s decoded requests into
+//! coordinator requests (`crate::group::api`), run them on the shard that
+//! coordinates the group, in the connection's order, and translate back.
 //! Every error the coordinator decides is passed through with its Kafka code.
 
 use std::collections::HashMap;
@@ -18,88 +18,13 @@ use net::msg::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchR
 use net::msg::*;
 use net::{encode_response, ApiResponse, EncodedFrame, Request, RequestHeader};
 
-use super::api;
-use super::error::ErrorCode;
-use super::limits;
-use super::placement::OFFSETS_TOPIC;
-use super::service::GroupService;
-use crate::conn::Peer;
-use crate::mesh::LocalFuture;
-use crate::placement::Placement;
+use super::Peer;
+use crate::group::{api, ErrorCode, GroupService};
+use crate::shard::mesh::LocalFuture;
 use crate::shard::Shard;
 
 /// FindCoordinator key type of a consumer group (1 is a transaction).
 const KEY_TYPE_GROUP: i8 = 0;
-
-/// The group service of shard `shard_id`: the `__consumer_offsets`
-/// partitions the placement table gives it. `nonce` must differ per start.
-pub fn service_for_shard(
-    config: &super::GroupConfig,
-    placement: &Placement,
-    shard_id: usize,
-    nonce: u64,
-) -> GroupService {
-    let owned = (0..limits::OFFSETS_TOPIC_PARTITIONS)
-        .filter(|p| placement.shard_for(OFFSETS_TOPIC, *p) == shard_id);
-    GroupService::new(config, owned, nonce ^ shard_id as u64)
-}
-
-/// Loads the shard's groups (clients get COORDINATOR_LOAD_IN_PROGRESS
-/// meanwhile), then runs the group timers until cancelled. Spawn once per
-/// shard after storage recovery.
-pub async fn run(shard: Rc<Shard>) {
-    if load(&shard).await {
-        shard.groups.clone().run_timers().await;
-    }
-}
-
-/// Opens and replays the shard's `__consumer_offsets` partitions. False if
-/// they cannot be loaded: the coordinators then stay in the loading state
-/// (group requests keep getting COORDINATOR_LOAD_IN_PROGRESS, partitions
-/// work).
-pub async fn load(shard: &Rc<Shard>) -> bool {
-    let groups = &shard.groups;
-    let dir = shard.config.data_dir.join("groups");
-    let storage = storage::ShardStorage::new(storage::ShardStorageConfig {
-        cache_bytes_max: limits::REPLAY_READ_BYTES,
-    });
-    let log_config = offsets_log_config(shard);
-    match groups.load(&dir, log_config, &storage).await {
-        Ok(report) => tracing::info!(
-            shard = shard.id,
-            partitions = report.partitions,
-            records = report.records,
-            groups = report.groups,
-            corrupt_batches = report.corrupt_batches,
-            elapsed_ms = report.elapsed_ms,
-            "consumer groups loaded"
-        ),
-        Err(error) => {
-            tracing::error!(shard = shard.id, %error, "cannot load consumer groups");
-            return false;
-        }
-    }
-    true
-}
-
-/// Durability of `__consumer_offsets` follows the broker's fsync policy.
-/// Retention is never by size (that could drop live commits); the service
-/// sets its own time retention, applied only behind a checkpoint.
-fn offsets_log_config(shard: &Shard) -> storage::LogConfig {
-    let fsync = match shard.config.log.fsync {
-        crate::config::FsyncPolicy::Always => storage::FsyncPolicy::Always,
-        crate::config::FsyncPolicy::Interval => storage::FsyncPolicy::Interval {
-            ms: shard.config.log.fsync_interval_ms,
-            bytes: shard.config.log.fsync_bytes,
-        },
-    };
-    storage::LogConfig {
-        fsync,
-        retention_bytes: -1,
-        retention_ms: -1,
-        ..storage::LogConfig::default()
-    }
-}
 
 /// Starts one group API request in the connection's order: every request
 /// that reaches a coordinator is handed to it (and taken there) before this
@@ -161,7 +86,7 @@ where
     F: FnOnce(Rc<GroupService>) -> Fut + Send + 'static,
     Fut: Future<Output = R> + 'static,
 {
-    let owner = shard.placement.shard_for_group(group_id);
+    let owner = shard.metadata.shard_for_group(group_id);
     let reply = shard
         .send(owner, move |owner| job(owner.groups.clone()))
         .await;
@@ -394,13 +319,7 @@ async fn offset_commit(
 ) -> impl Future<Output = OffsetCommitResponse> + 'static {
     // Partitions of topics this broker does not have are refused here, as
     // Kafka does; the rest go to the coordinator.
-    let known = |topic: &str, partition: i32| {
-        let catalogue = shard.catalogue.borrow();
-        catalogue
-            .topics
-            .get(topic)
-            .is_some_and(|meta| (0..meta.partitions).contains(&partition))
-    };
+    let known = |topic: &str, partition: i32| shard.metadata.has_partition(topic, partition);
     let mut results: HashMap<(String, i32), ErrorCode> = HashMap::new();
     let mut topics = Vec::with_capacity(r.topics.len());
     for topic in &r.topics {

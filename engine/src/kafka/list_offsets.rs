@@ -29,14 +29,9 @@ type Found = Result<(i64, i64), ErrorCode>;
 
 pub async fn handle(shard: &Rc<Shard>, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
-    let mut by_owner = ByOwner::new(shard.placement.shard_count());
+    let mut by_owner = ByOwner::new(shard.metadata.shard_count());
     for (t, topic) in request.topics.into_iter().enumerate() {
-        let partitions = shard
-            .catalogue
-            .borrow()
-            .topics
-            .get(&topic.name)
-            .map(|m| m.partitions);
+        let partitions = shard.metadata.partition_count(&topic.name);
         let mut out = ListOffsetsTopicResponse {
             name: topic.name.clone(),
             partitions: Vec::with_capacity(topic.partitions.len()),
@@ -48,9 +43,7 @@ pub async fn handle(shard: &Rc<Shard>, request: ListOffsetsRequest) -> ListOffse
                 ..Default::default()
             });
             if partitions.is_some_and(|n| entry.partition_index >= 0 && entry.partition_index < n) {
-                let owner = shard
-                    .placement
-                    .shard_for(&topic.name, entry.partition_index);
+                let owner = shard.metadata.shard_for(&topic.name, entry.partition_index);
                 let part = Part {
                     topic: topic.name.clone(),
                     index: entry.partition_index,
@@ -112,13 +105,12 @@ async fn lookup(
         .partitions
         .get(&topic, index)
         .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-    let log = &partition.log;
     match timestamp {
-        LATEST => Ok((-1, log.high_watermark())),
-        EARLIEST => Ok((-1, log.log_start_offset())),
+        LATEST => Ok((-1, partition.high_watermark())),
+        EARLIEST => Ok((-1, partition.log_start_offset())),
         MAX_TIMESTAMP => Err(ErrorCode::UnsupportedVersion),
         t if t < 0 => Err(ErrorCode::InvalidRequest),
-        t => match log.offset_for_timestamp(t).await {
+        t => match partition.offset_for_timestamp(t).await {
             Ok(Some((offset, max_timestamp))) => Ok((max_timestamp, offset)),
             // Nothing that recent: Kafka answers offset -1, timestamp -1.
             Ok(None) => Ok((-1, -1)),

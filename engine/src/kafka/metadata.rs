@@ -10,9 +10,9 @@ use net::msg::metadata_response::{
 use net::{ErrorCode, Uuid};
 
 use super::topic_error_code;
-use crate::catalogue::{validate_topic_name, TopicMeta};
+use crate::cluster::catalogue::{validate_topic_name, TopicMeta};
+use crate::cluster::topics;
 use crate::shard::Shard;
-use crate::topics;
 
 pub async fn handle(shard: &Rc<Shard>, version: i16, request: MetadataRequest) -> MetadataResponse {
     let config = &shard.config;
@@ -28,7 +28,7 @@ pub async fn handle(shard: &Rc<Shard>, version: i16, request: MetadataRequest) -
     let mut topics = Vec::new();
     match requested {
         None => {
-            let catalogue = shard.catalogue.borrow();
+            let catalogue = shard.metadata.catalogue();
             for (name, meta) in &catalogue.topics {
                 topics.push(describe(node_id, name, meta));
             }
@@ -44,11 +44,11 @@ pub async fn handle(shard: &Rc<Shard>, version: i16, request: MetadataRequest) -
                     topics.push(error_topic(Some(name), topic_error_code(&e)));
                     continue;
                 }
-                let known = shard.catalogue.borrow().topics.get(&name).cloned();
+                let known = shard.metadata.topic(&name);
                 let meta = match known {
                     Some(meta) => Some(meta),
                     None if auto_create => match topics::ensure(shard, &name).await {
-                        Ok(_) => shard.catalogue.borrow().topics.get(&name).cloned(),
+                        Ok(_) => shard.metadata.topic(&name),
                         Err(e) => {
                             topics.push(error_topic(Some(name), topic_error_code(&e)));
                             continue;

@@ -1,6 +1,7 @@
-//! Request handlers: one module per API family. Each takes a decoded request
-//! from `net`, does its work on the owning shards, and returns the encoded
-//! response (or `None` when the protocol says not to answer, as for acks=0).
+//! The Kafka API layer: connections ([`conn`]) and request handlers, one
+//! module per API family. Each handler takes a decoded request from `net`,
+//! does its work on the owning shards, and returns the encoded response (or
+//! `None` when the protocol says not to answer, as for acks=0).
 //!
 //! [`dispatch`] is the entry point, called by the connection for each request
 //! in arrival order. Requests that change state (Produce, the group APIs,
@@ -10,21 +11,35 @@
 //! the task `dispatch` returns, concurrently with later requests.
 
 mod admin;
+pub mod conn;
+mod connections;
 mod fetch;
+mod groups;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod recv;
 mod route;
 #[cfg(test)]
 mod tests;
 
+pub use connections::Connections;
+
 use std::rc::Rc;
 
 use net::msg::{ApiVersionsResponse, SaslAuthenticateResponse, SaslHandshakeResponse};
+use std::net::SocketAddr;
+
 use net::{encode_response, ApiResponse, EncodedFrame, ErrorCode, Request, RequestHeader};
 
-use crate::conn::Peer;
 use crate::shard::Shard;
+
+/// Per-connection facts a handler may need.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: Option<SocketAddr>,
+    pub client_id: Option<String>,
+}
 
 /// A request's response on its way (`None`: nothing to send, as for acks=0).
 pub type Responding = glommio::Task<Option<EncodedFrame>>;
@@ -68,7 +83,7 @@ pub async fn dispatch(
         | Request::DescribeGroups(_)
         | Request::ListGroups(_)
         | Request::DeleteGroups(_)) => {
-            match crate::group::handlers::dispatch(shard, peer, &header, request).await {
+            match groups::dispatch(shard, peer, &header, request).await {
                 Some(response) => glommio::spawn_local(async move { Some(response.await) }),
                 None => glommio::spawn_local(async { None }),
             }
@@ -124,16 +139,9 @@ impl<R: ApiResponse> Encodable for R {
     }
 }
 
-/// Wall-clock milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// The Kafka error for a catalogue failure.
-pub(crate) fn topic_error_code(e: &crate::catalogue::TopicError) -> ErrorCode {
-    use crate::catalogue::TopicError;
+pub(crate) fn topic_error_code(e: &crate::cluster::catalogue::TopicError) -> ErrorCode {
+    use crate::cluster::catalogue::TopicError;
     match e {
         TopicError::AlreadyExists => ErrorCode::TopicAlreadyExists,
         TopicError::InvalidName(_) => ErrorCode::InvalidTopicException,
@@ -142,7 +150,11 @@ pub(crate) fn topic_error_code(e: &crate::catalogue::TopicError) -> ErrorCode {
         TopicError::InvalidConfig(_) => ErrorCode::InvalidConfig,
         TopicError::TooManyTopics => ErrorCode::PolicyViolation,
         TopicError::Unknown => ErrorCode::UnknownTopicOrPartition,
-        TopicError::Storage(_) => ErrorCode::KafkaStorageError,
+        TopicError::Store(_)
+        | TopicError::OpenPartition { .. }
+        | TopicError::DeletePartitions { .. } => ErrorCode::KafkaStorageError,
+        // The controller shard is shutting down: the client retries.
+        TopicError::ShardGone(_) => ErrorCode::NotController,
     }
 }
 

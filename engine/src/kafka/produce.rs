@@ -18,10 +18,10 @@ use net::ErrorCode;
 
 use super::route::ByOwner;
 use super::topic_error_code;
-use crate::mesh::LocalFuture;
+use crate::cluster::topics;
 use crate::partition::{Appended, Partition};
+use crate::shard::mesh::LocalFuture;
 use crate::shard::Shard;
-use crate::topics;
 
 /// One partition entry routed to its owner.
 struct Part {
@@ -62,7 +62,7 @@ pub async fn dispatch(
     } else {
         None
     };
-    let mut by_owner = ByOwner::new(shard.placement.shard_count());
+    let mut by_owner = ByOwner::new(shard.metadata.shard_count());
     if let Some(code) = refusal {
         for p in responses
             .iter_mut()
@@ -87,7 +87,7 @@ pub async fn dispatch(
                         ErrorCode::UnknownTopicOrPartition.code();
                     continue;
                 }
-                let owner = shard.placement.shard_for(&topic.name, entry.index);
+                let owner = shard.metadata.shard_for(&topic.name, entry.index);
                 let part = Part {
                     topic: topic.name.clone(),
                     index: entry.index,

@@ -22,11 +22,7 @@ pub struct RecvBuffer {
 const SIZE_PREFIX_BYTES: usize = net::frame::SIZE_PREFIX_BYTES;
 
 impl RecvBuffer {
-    /// Bytes received and not yet taken as frames.
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

@@ -12,9 +12,9 @@
 use std::future::Future;
 use std::rc::Rc;
 
-use crate::mesh::{Reply, ShardGone};
-use crate::placement::ShardId;
+use crate::shard::mesh::{Reply, ShardGone};
 use crate::shard::Shard;
+use crate::shard::ShardId;
 
 /// Where an entry sits in its request: (topic position, partition position).
 pub type Slot = (usize, usize);

@@ -19,11 +19,11 @@ use net::{ApiKey, Request, RequestHeader, Response};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
-use crate::catalogue::Catalogue;
-use crate::conn::Peer;
+use crate::cluster::catalogue::Catalogue;
+use crate::cluster::placement::{Placement, ShardId};
 use crate::delays::{schedule, Point};
-use crate::handlers::Responding;
-use crate::placement::{Placement, ShardId};
+use crate::kafka::Peer;
+use crate::kafka::Responding;
 use crate::shard::Shard;
 use crate::testing::{self, Rendezvous};
 
@@ -79,7 +79,7 @@ async fn pipeline(
         }
         let api = request.api_key();
         let header = RequestHeader::new(api, version, i as i32);
-        let responding = crate::handlers::dispatch(shard, &peer, header, request).await;
+        let responding = crate::kafka::dispatch(shard, &peer, header, request).await;
         in_flight.push_back((responding, api, version));
     }
     for response in in_flight {
@@ -112,8 +112,8 @@ async fn log_values(shard: &Rc<Shard>, topic: &str) -> Vec<String> {
     let partition = shard.partitions.get(topic, 0).expect("owned partition");
     let mut values = Vec::new();
     let mut offset = 0;
-    while offset < partition.log.high_watermark() {
-        let read = partition.log.read(offset, 1 << 20).await.unwrap();
+    while offset < partition.high_watermark() {
+        let read = partition.read(offset, 1 << 20).await.unwrap();
         for chunk in &read.batches {
             for batch in net::records::batches(chunk) {
                 let batch = batch.unwrap();

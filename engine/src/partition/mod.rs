@@ -1,10 +1,18 @@
-//! The partitions a shard owns: each one's storage log and idempotent-producer
-//! state, and the operations the request handlers run on the owner shard
-//! (append with sequence checks, read, lookups). Only the owner shard ever
-//! touches a `Partition`.
+//! A partition: its storage log and idempotent-producer state, and every
+//! operation the request handlers run on it on the owner shard (append with
+//! sequence checks, reads, waits, offset lookups). `Partition` is the only
+//! way to a partition's log: its reads and offsets are bounded by the
+//! partition's visible end (the high watermark), which is storage's durable
+//! end on a single node and will be the Raft commit index once partitions
+//! are replicated, without the handlers changing. Only the owner shard ever
+//! touches a `Partition`; [`Partitions`] is the shard's set of them.
+
+mod partitions;
+pub mod producer;
+
+pub use partitions::Partitions;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -12,13 +20,12 @@ use std::rc::Rc;
 use bytes::{Bytes, BytesMut};
 use net::ErrorCode;
 use storage::batch::{split_batch, BatchHeader};
-use storage::{Log, LogConfig, StorageError};
+use storage::{Log, LogConfig, ReadResult, RetentionReport, StorageError};
 
-use crate::catalogue::TopicMeta;
-use crate::config::{Config, FsyncPolicy};
-use crate::producer::{last_sequence, BatchRecord, ProducerTable, SequenceCheck, NO_PRODUCER_ID};
+use crate::cluster::catalogue::TopicMeta;
+use crate::config::Config;
 use crate::sequencer::{Sequencer, Ticket};
-use crate::shard::Shard;
+use producer::{last_sequence, BatchRecord, ProducerTable, SequenceCheck, NO_PRODUCER_ID};
 
 /// The leader epoch stamped into batches. A single node never changes
 /// leader; Raft terms take this place later.
@@ -27,7 +34,7 @@ pub const LEADER_EPOCH: i32 = 0;
 pub struct Partition {
     pub topic: String,
     pub index: i32,
-    pub log: Log,
+    log: Log,
     /// Largest batch accepted: the broker's limit, or the topic's
     /// `max.message.bytes` if lower.
     batch_bytes_max: usize,
@@ -40,46 +47,6 @@ pub struct Partition {
     /// The turn is not held while waiting for durability, so group commit
     /// still gathers many appends per sync.
     appends: Sequencer,
-}
-
-/// The partitions one shard owns, plus the shard's storage context.
-#[derive(Default)]
-pub struct Partitions {
-    /// Topic name → partition index → partition. Two levels so that a
-    /// lookup by `&str` needs no allocation on the produce/fetch path.
-    map: RefCell<HashMap<String, BTreeMap<i32, Rc<Partition>>>>,
-    storage: RefCell<Option<Rc<storage::ShardStorage>>>,
-}
-
-impl Partitions {
-    pub fn get(&self, topic: &str, index: i32) -> Option<Rc<Partition>> {
-        self.map.borrow().get(topic)?.get(&index).cloned()
-    }
-
-    fn insert(&self, partition: Rc<Partition>) {
-        self.map
-            .borrow_mut()
-            .entry(partition.topic.clone())
-            .or_default()
-            .insert(partition.index, partition);
-    }
-
-    /// Every partition of the shard, in topic and index order.
-    pub fn all(&self) -> Vec<Rc<Partition>> {
-        self.map
-            .borrow()
-            .values()
-            .flat_map(|m| m.values().cloned())
-            .collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.borrow().values().map(BTreeMap::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The successful outcome of a produce to one partition.
@@ -101,13 +68,7 @@ pub fn log_config(config: &Config, meta: &TopicMeta) -> LogConfig {
     LogConfig {
         segment_bytes_max: get("segment.bytes").map_or(config.log.segment_bytes, |v| v as u64),
         segment_age_ms: get("segment.ms").map_or(config.log.segment_ms, |v| v as u64),
-        fsync: match config.log.fsync {
-            FsyncPolicy::Always => storage::FsyncPolicy::Always,
-            FsyncPolicy::Interval => storage::FsyncPolicy::Interval {
-                ms: config.log.fsync_interval_ms,
-                bytes: config.log.fsync_bytes,
-            },
-        },
+        fsync: config.log.storage_fsync(),
         retention_bytes: get("retention.bytes").unwrap_or(config.log.retention_bytes),
         retention_ms: get("retention.ms").unwrap_or(config.log.retention_ms),
         ..LogConfig::default()
@@ -135,19 +96,14 @@ impl Partition {
     /// Opens the log (running recovery) and rebuilds the producer state from
     /// the batch headers it holds.
     pub async fn open(
-        shard: &Shard,
+        storage: &Rc<storage::ShardStorage>,
+        config: &Config,
         topic: &str,
         index: i32,
         meta: &TopicMeta,
     ) -> Result<Rc<Self>, StorageError> {
-        let storage = shard
-            .partitions
-            .storage
-            .borrow()
-            .clone()
-            .expect("storage context initialised");
-        let dir = partition_dir(&shard.config.data_dir, topic, index);
-        let (log, report) = Log::open(&dir, log_config(&shard.config, meta), &storage).await?;
+        let dir = partition_dir(&config.data_dir, topic, index);
+        let (log, report) = Log::open(&dir, log_config(config, meta), storage).await?;
         if let Some(torn) = &report.torn_tail {
             tracing::warn!(topic, partition = index, ?torn, "recovery cut a torn tail");
         }
@@ -160,8 +116,8 @@ impl Partition {
                 .configs
                 .get("max.message.bytes")
                 .and_then(|v| v.parse::<usize>().ok())
-                .map_or(shard.config.server.batch_bytes_max, |topic| {
-                    topic.min(shard.config.server.batch_bytes_max)
+                .map_or(config.server.batch_bytes_max, |topic| {
+                    topic.min(config.server.batch_bytes_max)
                 }),
             producers: RefCell::new(ProducerTable::default()),
             appends: Sequencer::default(),
@@ -346,13 +302,58 @@ impl Partition {
     }
 
     async fn wait_acknowledged(&self, last_offset: i64) -> Result<(), ErrorCode> {
-        while self.log.high_watermark() <= last_offset {
-            self.log
-                .wait_for_data(self.log.high_watermark())
+        while self.high_watermark() <= last_offset {
+            self.wait_for_data(self.high_watermark())
                 .await
                 .map_err(|e| storage_error_code(&e))?;
         }
         Ok(())
+    }
+
+    /// The visible end: offsets below it may be read. On a single node it
+    /// is the log's durable end (acknowledged data only).
+    pub fn high_watermark(&self) -> i64 {
+        self.log.high_watermark()
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log.log_start_offset()
+    }
+
+    /// Whole batches from the one holding `offset`, about `max_bytes` of
+    /// them (at least one), none at or past the high watermark.
+    pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, StorageError> {
+        let read = self.log.read(offset, max_bytes).await?;
+        debug_assert!(read.high_watermark <= self.high_watermark());
+        Ok(read)
+    }
+
+    /// Completes once the high watermark is past `offset` (returns it).
+    pub async fn wait_for_data(&self, offset: i64) -> Result<i64, StorageError> {
+        self.log.wait_for_data(offset).await
+    }
+
+    /// The first offset whose batch holds a timestamp at or after
+    /// `timestamp`, with that batch's largest timestamp.
+    pub async fn offset_for_timestamp(
+        &self,
+        timestamp: i64,
+    ) -> Result<Option<(i64, i64)>, StorageError> {
+        self.log.offset_for_timestamp(timestamp).await
+    }
+
+    pub async fn apply_retention(&self, now_ms: i64) -> Result<RetentionReport, StorageError> {
+        self.log.apply_retention(now_ms).await
+    }
+
+    /// Syncs and closes the log.
+    pub async fn close(&self) -> Result<(), StorageError> {
+        self.log.close().await
+    }
+
+    /// Deletes the log and its files.
+    pub async fn delete(&self) -> Result<(), StorageError> {
+        self.log.clone().delete().await
     }
 }
 
@@ -406,103 +407,4 @@ fn headers(chunk: &[u8]) -> impl Iterator<Item = BatchHeader> + '_ {
         rest = tail;
         Some(header)
     })
-}
-
-/// Creates this shard's storage context and opens (recovering) every
-/// partition in the catalogue that this shard owns.
-pub async fn open_owned(shard: &Rc<Shard>) -> Result<usize, StorageError> {
-    let tuning = shard.config.shards[shard.id].clone();
-    *shard.partitions.storage.borrow_mut() =
-        Some(storage::ShardStorage::new(storage::ShardStorageConfig {
-            cache_bytes_max: tuning.cache_bytes as usize,
-        }));
-    let owned: Vec<(String, i32, TopicMeta)> = {
-        let catalogue = shard.catalogue.borrow();
-        catalogue
-            .topics
-            .iter()
-            .flat_map(|(name, meta)| {
-                (0..meta.partitions).map(move |p| (name.clone(), p, meta.clone()))
-            })
-            .filter(|(name, p, _)| shard.placement.shard_for(name, *p) == shard.id)
-            .collect()
-    };
-    let count = owned.len();
-    for (topic, index, meta) in owned {
-        open_one(shard, &topic, index, &meta).await?;
-    }
-    Ok(count)
-}
-
-/// Opens one partition this shard owns and registers it.
-pub async fn open_one(
-    shard: &Rc<Shard>,
-    topic: &str,
-    index: i32,
-    meta: &TopicMeta,
-) -> Result<(), StorageError> {
-    debug_assert_eq!(shard.placement.shard_for(topic, index), shard.id);
-    if shard.partitions.get(topic, index).is_some() {
-        return Ok(());
-    }
-    let partition = Partition::open(shard, topic, index, meta).await?;
-    shard.partitions.insert(partition);
-    Ok(())
-}
-
-/// Removes a deleted topic's partitions on this shard, files included.
-pub async fn delete_topic(shard: &Rc<Shard>, topic: &str) -> Result<(), StorageError> {
-    let doomed: Vec<Rc<Partition>> = shard
-        .partitions
-        .map
-        .borrow_mut()
-        .remove(topic)
-        .map(|m| m.into_values().collect())
-        .unwrap_or_default();
-    for partition in doomed {
-        partition.log.clone().delete().await?;
-    }
-    Ok(())
-}
-
-/// Syncs and closes every partition of the shard.
-pub async fn close_all(shard: &Rc<Shard>) -> Result<(), StorageError> {
-    let all: Vec<Rc<Partition>> = shard
-        .partitions
-        .map
-        .borrow_mut()
-        .drain()
-        .flat_map(|(_, m)| m.into_values())
-        .collect();
-    let mut first_error = None;
-    for partition in all {
-        if let Err(e) = partition.log.close().await {
-            tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "close failed");
-            first_error.get_or_insert(e);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
-}
-
-/// Applies retention to every partition of the shard, forever (a background
-/// task; storage never blocks appends while it runs).
-pub async fn retention_loop(shard: Rc<Shard>) {
-    loop {
-        glommio::timer::sleep(std::time::Duration::from_millis(
-            crate::limits::RETENTION_CHECK_MS,
-        ))
-        .await;
-        let all = shard.partitions.all();
-        let now_ms = crate::handlers::now_ms();
-        for partition in all {
-            match partition.log.apply_retention(now_ms).await {
-                Ok(report) => {
-                    tracing::debug!(topic = %partition.topic, partition = partition.index, ?report, "retention")
-                }
-                Err(e) => {
-                    tracing::warn!(topic = %partition.topic, partition = partition.index, error = %e, "retention failed")
-                }
-            }
-        }
-    }
 }

@@ -28,7 +28,8 @@ use glommio::channels::shared_channel::{
     self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
 };
 
-use crate::placement::ShardId;
+/// Index of a shard, `0..shard_count`.
+pub type ShardId = usize;
 
 /// A value crossing shards: anything `Send`.
 pub type AnyValue = Box<dyn Any + Send>;
@@ -90,7 +91,7 @@ struct Slot {
     waker: RefCell<Option<Waker>>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("shard {0} is gone (shutting down)")]
 pub struct ShardGone(pub ShardId);
 

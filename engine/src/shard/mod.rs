@@ -1,42 +1,43 @@
-//! One shard: everything a pinned executor owns (its partitions, its replica of
-//! the catalogue, its connections and budgets) and the way to reach the other
-//! shards ([`Shard::call`]).
+//! One shard: the services a pinned executor owns, one instance per shard
+//! (the Redpanda `sharded<service>` shape), and the way to reach the other
+//! shards ([`Shard::call`], [`Shard::send`], [`Shard::call_all`]: the
+//! `invoke_on` of this design).
+//!
+//! The services: [`Connections`] (the Kafka connections' limits and
+//! budgets), [`MetadataCache`] (this shard's replica of the cluster
+//! metadata: topics and who owns what), [`Controller`] (the metadata
+//! writer's state, used on the controller shard only), [`Partitions`] and
+//! [`GroupService`]. None of them knows the others or this container; the
+//! request layer (`kafka`) and the cluster's change driver use the
+//! container to combine them.
 
-use std::cell::{Cell, RefCell};
+pub mod mesh;
+
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::catalogue::Catalogue;
+use crate::clock::Clock;
+use crate::cluster::{Controller, MetadataCache};
 use crate::config::Config;
-use crate::mesh::{LocalFuture, Mesh, Reply, ShardGone};
-use crate::placement::{Placement, ShardId};
+use crate::group::GroupService;
+use crate::kafka::Connections;
+use crate::partition::Partitions;
 use crate::shutdown::Shutdown;
+pub use mesh::ShardId;
+use mesh::{LocalFuture, Mesh, Reply, ShardGone};
 
 pub struct Shard {
     pub id: ShardId,
     pub config: Arc<Config>,
-    pub placement: Placement,
+    pub clock: Clock,
     pub mesh: Rc<Mesh<Shard>>,
     pub shutdown: Arc<Shutdown>,
-    /// This shard's copy of the topic catalogue. Only the catalogue shard
-    /// changes the durable one; every shard applies the same updates.
-    pub catalogue: RefCell<Catalogue>,
-    /// Bytes of request frames held by this shard's connections.
-    pub request_memory: Rc<glommio::sync::Semaphore>,
-    pub connections: Cell<usize>,
-    /// Set when the shard stops taking new requests.
-    pub stopping: Cell<bool>,
-    pub partitions: crate::partition::Partitions,
-    /// Woken when the shard starts stopping, so idle connections notice.
-    pub stop_signal: storage::notify::Signal,
-    /// The order of catalogue changes: each takes its turn in the order it
-    /// reached the catalogue shard (used there only).
-    pub catalogue_order: crate::sequencer::Sequencer,
-    /// Next producer id to hand out (used on the catalogue shard only).
-    pub next_producer_id: Cell<i64>,
-    /// The consumer groups this shard coordinates.
-    pub groups: Rc<crate::group::GroupService>,
+    pub connections: Connections,
+    pub metadata: MetadataCache,
+    pub controller: Controller,
+    pub partitions: Rc<Partitions>,
+    pub groups: Rc<GroupService>,
 }
 
 impl Shard {
@@ -89,7 +90,7 @@ impl Shard {
         F: FnOnce(Rc<Shard>) -> Fut + Send + 'static,
         Fut: Future<Output = R> + 'static,
     {
-        self.call(self.placement.shard_for_group(group_id), job)
+        self.call(self.metadata.shard_for_group(group_id), job)
             .await
     }
 
@@ -101,7 +102,7 @@ impl Shard {
         F: Fn(Rc<Shard>) -> Fut + Send + Clone + 'static,
         Fut: Future<Output = R> + 'static,
     {
-        let calls: Vec<_> = (0..self.placement.shard_count())
+        let calls: Vec<_> = (0..self.metadata.shard_count())
             .map(|target| {
                 let job = job.clone();
                 let shard = self.clone();
@@ -115,7 +116,8 @@ impl Shard {
         out
     }
 
-    pub fn is_catalogue_shard(&self) -> bool {
-        self.id == self.placement.catalogue_shard()
+    /// Whether this shard writes the cluster metadata.
+    pub fn is_controller_shard(&self) -> bool {
+        self.id == self.metadata.controller_shard()
     }
 }
