@@ -6,7 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages as kp;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message};
 use proptest::prelude::*;
 
 use super::roundtrip::for_api;
@@ -96,21 +96,47 @@ where
     assert_no_unknown_tags(&(&theirs, &response), "response frame");
 }
 
+/// Versions Sluice supports that kafka-protocol 0.18 no longer implements:
+/// it follows Kafka 4.0's schemas, which dropped them (KIP-896). Their bytes
+/// are pinned by hand-annotated golden tests in `legacy_versions` instead.
+const ORACLE_LACKS: &[(ApiKey, i16)] = &[
+    (ApiKey::OffsetForLeaderEpoch, 0),
+    (ApiKey::OffsetForLeaderEpoch, 1),
+    (ApiKey::DescribeAcls, 0),
+    (ApiKey::CreateAcls, 0),
+    (ApiKey::DeleteAcls, 0),
+    (ApiKey::DescribeLogDirs, 0),
+];
+
+fn oracle_knows<K: Message>(version: i16) -> bool {
+    (K::VERSIONS.min..=K::VERSIONS.max).contains(&version)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
     fn kafka_protocol_agrees_on_every_message_and_version(seed in any::<u64>()) {
+        let mut skipped = Vec::new();
         super::for_every_version(|api, version| {
             macro_rules! check {
                 ($req:ident, $resp:ident) => {{
-                    differential::<$req, kp::$req>(api, version, seed);
-                    differential::<$resp, kp::$resp>(api, version, seed);
-                    differential_frames::<$req, $resp, kp::$req, kp::$resp>(version, seed);
+                    let known = oracle_knows::<kp::$req>(version);
+                    assert_eq!(known, oracle_knows::<kp::$resp>(version), "{api:?} v{version}");
+                    if known {
+                        differential::<$req, kp::$req>(api, version, seed);
+                        differential::<$resp, kp::$resp>(api, version, seed);
+                        differential_frames::<$req, $resp, kp::$req, kp::$resp>(version, seed);
+                    } else {
+                        skipped.push((api, version));
+                    }
                 }};
             }
             for_api!(api, version, check)
         });
+        // Nothing is skipped silently: only the listed versions go without
+        // the oracle.
+        prop_assert_eq!(skipped, ORACLE_LACKS);
     }
 }
 
