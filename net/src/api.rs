@@ -2,8 +2,9 @@
 //! and the typed request and response enums the broker dispatches on.
 //!
 //! [`SUPPORTED_VERSIONS`] is the single source of truth: ApiVersions
-//! advertises it, request decoding refuses anything outside it, and the tests
-//! round-trip every version in it.
+//! advertises it (the broker, the part it has handlers for), request decoding
+//! refuses anything outside it, and the tests round-trip every version in it
+//! and compare it with kafka-protocol.
 
 use crate::codec::{DecodeResult, Decoder, Encoder, Layout, Wire};
 use crate::msg::*;
@@ -165,6 +166,9 @@ macro_rules! apis {
 // Maximum versions: the newest each of those clients uses that needs no
 // feature Sluice lacks (Fetch stops at 12 because 13+ names topics by id;
 // OffsetCommit/OffsetFetch stop before the KIP-848 consumer protocol).
+// The admin and cluster APIs (ACLs, configs, partitions, reassignments, log
+// dirs, quorum) are here so that their handlers can be written; the broker
+// must advertise only the APIs it has handlers for.
 apis! {
     Produce = 0, versions 3..=11, flexible 9, ProduceRequest, ProduceResponse;
     Fetch = 1, versions 4..=12, flexible 12, FetchRequest, FetchResponse;
@@ -183,10 +187,28 @@ apis! {
     ApiVersions = 18, versions 0..=4, flexible 3, ApiVersionsRequest, ApiVersionsResponse;
     CreateTopics = 19, versions 2..=7, flexible 5, CreateTopicsRequest, CreateTopicsResponse;
     DeleteTopics = 20, versions 1..=6, flexible 4, DeleteTopicsRequest, DeleteTopicsResponse;
+    DeleteRecords = 21, versions 0..=2, flexible 2, DeleteRecordsRequest, DeleteRecordsResponse;
     InitProducerId = 22, versions 0..=4, flexible 2, InitProducerIdRequest, InitProducerIdResponse;
+    OffsetForLeaderEpoch = 23, versions 0..=4, flexible 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse;
+    DescribeAcls = 29, versions 0..=3, flexible 2, DescribeAclsRequest, DescribeAclsResponse;
+    CreateAcls = 30, versions 0..=3, flexible 2, CreateAclsRequest, CreateAclsResponse;
+    DeleteAcls = 31, versions 0..=3, flexible 2, DeleteAclsRequest, DeleteAclsResponse;
     DescribeConfigs = 32, versions 1..=4, flexible 4, DescribeConfigsRequest, DescribeConfigsResponse;
+    AlterConfigs = 33, versions 0..=2, flexible 2, AlterConfigsRequest, AlterConfigsResponse;
+    DescribeLogDirs = 35, versions 0..=4, flexible 2, DescribeLogDirsRequest, DescribeLogDirsResponse;
     SaslAuthenticate = 36, versions 0..=2, flexible 2, SaslAuthenticateRequest, SaslAuthenticateResponse;
+    CreatePartitions = 37, versions 0..=3, flexible 2, CreatePartitionsRequest, CreatePartitionsResponse;
     DeleteGroups = 42, versions 0..=2, flexible 2, DeleteGroupsRequest, DeleteGroupsResponse;
+    ElectLeaders = 43, versions 0..=2, flexible 2, ElectLeadersRequest, ElectLeadersResponse;
+    IncrementalAlterConfigs = 44, versions 0..=1, flexible 1, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse;
+    AlterPartitionReassignments = 45, versions 0..=0, flexible 0, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse;
+    ListPartitionReassignments = 46, versions 0..=0, flexible 0, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse;
+    OffsetDelete = 47, versions 0..=0, flexible 32767, OffsetDeleteRequest, OffsetDeleteResponse;
+    DescribeUserScramCredentials = 50, versions 0..=0, flexible 0, DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse;
+    AlterUserScramCredentials = 51, versions 0..=0, flexible 0, AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse;
+    DescribeQuorum = 55, versions 0..=1, flexible 0, DescribeQuorumRequest, DescribeQuorumResponse;
+    DescribeCluster = 60, versions 0..=1, flexible 0, DescribeClusterRequest, DescribeClusterResponse;
+    DescribeProducers = 61, versions 0..=0, flexible 0, DescribeProducersRequest, DescribeProducersResponse;
 }
 
 impl ApiKey {

@@ -3,6 +3,7 @@
 //! crate as an independent implementation.
 
 mod differential;
+mod legacy_versions;
 mod roundtrip;
 
 use bytes::Bytes;

@@ -89,6 +89,41 @@ macro_rules! for_api {
             ApiKey::DescribeConfigs => $f!(DescribeConfigsRequest, DescribeConfigsResponse),
             ApiKey::SaslAuthenticate => $f!(SaslAuthenticateRequest, SaslAuthenticateResponse),
             ApiKey::DeleteGroups => $f!(DeleteGroupsRequest, DeleteGroupsResponse),
+            ApiKey::DescribeCluster => $f!(DescribeClusterRequest, DescribeClusterResponse),
+            ApiKey::CreatePartitions => $f!(CreatePartitionsRequest, CreatePartitionsResponse),
+            ApiKey::DescribeQuorum => $f!(DescribeQuorumRequest, DescribeQuorumResponse),
+            ApiKey::OffsetForLeaderEpoch => {
+                $f!(OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse)
+            }
+            ApiKey::ElectLeaders => $f!(ElectLeadersRequest, ElectLeadersResponse),
+            ApiKey::AlterPartitionReassignments => $f!(
+                AlterPartitionReassignmentsRequest,
+                AlterPartitionReassignmentsResponse
+            ),
+            ApiKey::ListPartitionReassignments => $f!(
+                ListPartitionReassignmentsRequest,
+                ListPartitionReassignmentsResponse
+            ),
+            ApiKey::AlterConfigs => $f!(AlterConfigsRequest, AlterConfigsResponse),
+            ApiKey::IncrementalAlterConfigs => $f!(
+                IncrementalAlterConfigsRequest,
+                IncrementalAlterConfigsResponse
+            ),
+            ApiKey::DeleteRecords => $f!(DeleteRecordsRequest, DeleteRecordsResponse),
+            ApiKey::OffsetDelete => $f!(OffsetDeleteRequest, OffsetDeleteResponse),
+            ApiKey::DescribeLogDirs => $f!(DescribeLogDirsRequest, DescribeLogDirsResponse),
+            ApiKey::DescribeProducers => $f!(DescribeProducersRequest, DescribeProducersResponse),
+            ApiKey::DescribeAcls => $f!(DescribeAclsRequest, DescribeAclsResponse),
+            ApiKey::CreateAcls => $f!(CreateAclsRequest, CreateAclsResponse),
+            ApiKey::DeleteAcls => $f!(DeleteAclsRequest, DeleteAclsResponse),
+            ApiKey::DescribeUserScramCredentials => $f!(
+                DescribeUserScramCredentialsRequest,
+                DescribeUserScramCredentialsResponse
+            ),
+            ApiKey::AlterUserScramCredentials => $f!(
+                AlterUserScramCredentialsRequest,
+                AlterUserScramCredentialsResponse
+            ),
         }
     };
 }

@@ -1,0 +1,24 @@
+//! AlterUserScramCredentials response bodies, version 0.
+//!
+//! Field lists and version ranges follow the Apache Kafka message schemas.
+
+#![allow(unused_imports)]
+
+use bytes::Bytes;
+
+use crate::codec::{message, Uuid};
+
+message! {
+    pub struct AlterUserScramCredentialsResponse {
+        throttle_time_ms: i32 [0, 0] = 0,
+        results: Vec<AlterUserScramCredentialsResult> [0, 0] = Default::default(),
+    }
+}
+
+message! {
+    pub struct AlterUserScramCredentialsResult {
+        user: String [0, 0] = Default::default(),
+        error_code: i16 [0, 0] = 0,
+        error_message: Option<String> [0, 0] = Some(Default::default()),
+    }
+}

@@ -1,0 +1,38 @@
+//! DeleteAcls response bodies, versions 0-3.
+//!
+//! Field lists and version ranges follow the Apache Kafka message schemas.
+
+#![allow(unused_imports)]
+
+use bytes::Bytes;
+
+use crate::codec::{message, Uuid};
+
+message! {
+    pub struct DeleteAclsResponse {
+        throttle_time_ms: i32 [0, 3] = 0,
+        filter_results: Vec<DeleteAclsFilterResult> [0, 3] = Default::default(),
+    }
+}
+
+message! {
+    pub struct DeleteAclsFilterResult {
+        error_code: i16 [0, 3] = 0,
+        error_message: Option<String> [0, 3] = Some(Default::default()),
+        matching_acls: Vec<DeleteAclsMatchingAcl> [0, 3] = Default::default(),
+    }
+}
+
+message! {
+    pub struct DeleteAclsMatchingAcl {
+        error_code: i16 [0, 3] = 0,
+        error_message: Option<String> [0, 3] = Some(Default::default()),
+        resource_type: i8 [0, 3] = 0,
+        resource_name: String [0, 3] = Default::default(),
+        pattern_type: i8 [1, 3] = 3,
+        principal: String [0, 3] = Default::default(),
+        host: String [0, 3] = Default::default(),
+        operation: i8 [0, 3] = 0,
+        permission_type: i8 [0, 3] = 0,
+    }
+}
