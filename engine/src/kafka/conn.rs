@@ -177,6 +177,13 @@ async fn read_loop(
         // Lenient like Kafka's broker: bytes after a well-formed body are
         // ignored (librdkafka 2.16 sends some), not a reason to disconnect.
         let response = match net::decode_request_lenient(frame) {
+            Ok((header, _, _)) if !super::handles(header.api_key) => {
+                // Decodable but not served (not advertised in ApiVersions):
+                // closed like any request this broker cannot answer.
+                tracing::warn!(peer = ?peer.addr, client_id = ?peer.client_id, api = ?header.api_key, "request for an API this broker does not serve; closing connection");
+                release(shard);
+                return;
+            }
             Ok((header, request, ignored_bytes)) => {
                 if ignored_bytes > 0 {
                     tracing::debug!(peer = ?peer.addr, api = ?header.api_key, version = header.api_version, ignored_bytes, "bytes after the request body ignored");

@@ -30,7 +30,7 @@ use std::rc::Rc;
 use net::msg::{ApiVersionsResponse, SaslAuthenticateResponse, SaslHandshakeResponse};
 use std::net::SocketAddr;
 
-use net::{encode_response, ApiResponse, EncodedFrame, ErrorCode, Request, RequestHeader};
+use net::{encode_response, ApiKey, ApiResponse, EncodedFrame, ErrorCode, Request, RequestHeader};
 
 use crate::shard::Shard;
 
@@ -39,6 +39,46 @@ use crate::shard::Shard;
 pub struct Peer {
     pub addr: Option<SocketAddr>,
     pub client_id: Option<String>,
+}
+
+/// The APIs this broker answers: ApiVersions advertises these (with the
+/// versions of `net::SUPPORTED_VERSIONS`), and a request for any other API
+/// closes the connection. `net` decodes more than the broker serves yet.
+const HANDLED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::SyncGroup,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::SaslHandshake,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::InitProducerId,
+    ApiKey::DescribeConfigs,
+    ApiKey::SaslAuthenticate,
+    ApiKey::DeleteGroups,
+];
+
+/// Whether this broker answers `api`.
+pub fn handles(api: ApiKey) -> bool {
+    HANDLED.contains(&api)
+}
+
+/// The ApiVersions answer: the handled APIs and their versions.
+fn advertised_versions() -> Vec<net::msg::api_versions_response::ApiVersion> {
+    net::api::supported_api_versions()
+        .into_iter()
+        .filter(|v| ApiKey::from_code(v.api_key).is_some_and(handles))
+        .collect()
 }
 
 /// A request's response on its way (`None`: nothing to send, as for acks=0).
@@ -105,7 +145,7 @@ pub async fn dispatch(
 async fn read(shard: &Rc<Shard>, version: i16, request: Request) -> Option<Box<dyn Encodable>> {
     Some(match request {
         Request::ApiVersions(_) => Box::new(ApiVersionsResponse {
-            api_keys: net::api::supported_api_versions(),
+            api_keys: advertised_versions(),
             ..Default::default()
         }),
         Request::Metadata(r) => Box::new(metadata::handle(shard, version, r).await),

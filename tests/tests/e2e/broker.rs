@@ -606,6 +606,60 @@ fn connections_over_the_limit_are_refused_and_others_keep_working() {
     );
 }
 
+/// The API keys an ApiVersions v0 answer advertises.
+fn advertised_api_keys(broker: &Broker) -> Vec<i16> {
+    let mut stream = TcpStream::connect(broker.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff];
+    stream.write_all(&request).unwrap();
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut body).unwrap();
+    // correlation id, error code, array length, then (key, min, max) each.
+    assert_eq!(
+        i16::from_be_bytes([body[4], body[5]]),
+        0,
+        "ApiVersions error"
+    );
+    let count = i32::from_be_bytes(body[6..10].try_into().unwrap()) as usize;
+    (0..count)
+        .map(|i| i16::from_be_bytes([body[10 + 6 * i], body[11 + 6 * i]]))
+        .collect()
+}
+
+#[test]
+fn an_api_the_broker_does_not_serve_is_not_advertised_and_closes_only_its_connection() {
+    let broker = Broker::start(BrokerOptions::default());
+    let advertised = advertised_api_keys(&broker);
+    for served in [
+        0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32, 42,
+    ] {
+        assert!(
+            advertised.contains(&served),
+            "{served} missing from {advertised:?}"
+        );
+    }
+    // DescribeAcls (29) v1: decodable, not served by this broker yet.
+    assert!(!advertised.contains(&29), "{advertised:?}");
+    let describe_acls = [
+        0, 0, 0, 20, // size
+        0, 29, 0, 1, 0, 0, 0, 7, 0xff, 0xff, // header: key, version, correlation, null client
+        1, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff, 1, 1, // filters: any
+    ];
+    assert!(
+        send_hostile(&broker, &describe_acls),
+        "the connection stayed open"
+    );
+    assert!(
+        api_versions(&broker).is_some(),
+        "the broker stopped serving"
+    );
+    assert!(broker.log().contains("does not serve"), "{}", broker.log());
+}
+
 /// An ApiVersions v0 round trip on a new connection: the connection if the
 /// broker answered, `None` if it closed the connection instead.
 fn api_versions(broker: &Broker) -> Option<TcpStream> {
