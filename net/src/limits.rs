@@ -86,8 +86,9 @@ pub mod rpc {
     /// small frames (heartbeats, 80 bytes per group) takes many at once,
     /// small enough that a few kept frames do not pin much: every frame
     /// keeps its chunk alive. Each chunk is zeroed once when allocated
-    /// (glommio reads need initialised memory): 8 GB/s here, about 30 µs
-    /// per chunk (net/benches/rpc.rs).
+    /// (glommio reads need initialised memory): 10 to 50 GB/s here, as the
+    /// allocator reuses memory or maps fresh zero pages, so 5 to 25 µs per
+    /// chunk (net/benches/rpc.rs).
     pub const RECV_CHUNK_BYTES: usize = 256 << 10;
 
     /// Frames queued towards one remote node on one shard (queued plus being
@@ -99,10 +100,10 @@ pub mod rpc {
     pub const PEER_QUEUE_FRAMES_MAX: usize = 4096;
 
     /// Bytes queued towards one remote node on one shard (the byte side of
-    /// `PEER_QUEUE_FRAMES_MAX`): four of the largest frames, and about 60 ms
-    /// of sending at the 1 GB/s that loopback sustains here
-    /// (docs/benchmarks.md, net::rpc); waiting longer than that in a queue
-    /// is worse than a Raft retry.
+    /// `PEER_QUEUE_FRAMES_MAX`): four of the largest frames, and 40 to 80 ms
+    /// of sending at the 0.8 to 1.6 GB/s one link sustains over loopback
+    /// here (docs/benchmarks.md, net::rpc); waiting longer than that in a
+    /// queue is worse than a Raft retry.
     pub const PEER_QUEUE_BYTES_MAX: usize = 64 << 20;
 
     /// Calls one link has waiting for their response. Broker heartbeats and
@@ -125,8 +126,8 @@ pub mod rpc {
     /// stop reading: the senders' queues fill and their Raft frames are
     /// dropped there, not here. Without the byte bound, 1024 deliveries of
     /// 1 MiB frames pinned 1 GiB (seen in net/benches/rpc.rs); 64 MiB is
-    /// the same as one link's outgoing queue, about 60 ms of receiving at
-    /// the rates measured here.
+    /// the same as one link's outgoing queue, 40 to 80 ms of receiving at
+    /// the rates measured there.
     pub const INBOUND_QUEUE_MAX: usize = 1024;
     pub const INBOUND_QUEUE_BYTES_MAX: usize = 64 << 20;
 
@@ -134,7 +135,7 @@ pub mod rpc {
     /// other tasks run (Raft ticks, other connections, the engine taking
     /// deliveries). Reads that find data waiting never yield on their own:
     /// a busy connection kept its shard for the whole 1 GiB above. 1 MiB is
-    /// about 1 ms at the rates measured.
+    /// about 1 ms at the rates measured there.
     pub const READ_BURST_BYTES: usize = 1 << 20;
 
     /// Inbound connections one shard serves. A cluster of 32 nodes of 32
