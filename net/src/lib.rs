@@ -2,7 +2,7 @@
 //! every message body Sluice speaks (both directions, so the broker and the
 //! bundled client share one codec), record batch validation on top of
 //! `storage::batch`, and a record iterator for the few places that look
-//! inside batches.
+//! inside batches. It also owns the node-to-node transport ([`rpc`]).
 //!
 //! It must never touch disks or partition state, never copy record bytes on
 //! the Produce and Fetch paths (batches are slices of the receive buffer in
@@ -16,6 +16,15 @@
 //! [`frame::decode_response`] (client); [`records`] for batches;
 //! [`RecordSet`] for the Fetch records field, kept in the chunks storage
 //! returned.
+//!
+//! [`rpc`] is the node-to-node transport: one TCP connection per (local
+//! shard, remote node) carrying `consensus::wire` Raft frames and
+//! request/response calls in one 16-byte-header frame format, a [`rpc::Link`]
+//! per remote node (lazy connect, hello, bounded queue, coalesced vectored
+//! writes, reconnect with backoff) and a [`rpc::Listener`] per shard that
+//! hands what arrives to the engine. It carries Raft frames and call
+//! payloads as opaque bytes, 16-aligned slices of the receive buffer, and
+//! never decodes them: that is `consensus` and `engine`'s business.
 
 pub mod api;
 pub mod client;
@@ -26,6 +35,7 @@ pub mod limits;
 pub mod msg;
 pub mod record_set;
 pub mod records;
+pub mod rpc;
 
 #[cfg(test)]
 mod testkit;
