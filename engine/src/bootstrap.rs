@@ -1,11 +1,15 @@
 //! The broker's life: one ordered start-up sequence, and the same steps in
 //! reverse on SIGINT/SIGTERM.
 //!
-//! Start-up: configuration (already validated by the caller) → io memory fit
-//! → one pinned executor per shard → cross-shard mesh → catalogue replica and
-//! storage recovery per shard → barrier → listeners. Shutdown: stop accepting
-//! → finish in-flight requests → barrier → sync and close every log → exit.
+//! Start-up: configuration (already validated by the caller) → data
+//! directory identity → io memory fit → one pinned executor per shard →
+//! cross-shard mesh → the controller (on the controller shard) replays the
+//! metadata into every shard, whose side effects open (recover) the
+//! partitions each shard owns → registration with the controller → barrier
+//! → listeners. Shutdown: stop accepting → finish in-flight requests →
+//! barrier → stop the controller, sync and close every log → exit.
 
+use std::cell::OnceCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -14,11 +18,10 @@ use std::time::{Duration, Instant};
 use glommio::{LocalExecutorBuilder, Placement as CpuPlacement};
 
 use crate::clock::Clock;
-use crate::cluster::catalogue::Catalogue;
-use crate::cluster::placement::Placement;
-use crate::cluster::{Controller, MetadataCache};
+use crate::cluster::controller::raft_id;
+use crate::cluster::transport::Transport;
+use crate::cluster::{ClusterNode, Effects, MetadataCache};
 use crate::config::Config;
-use crate::group::placement::OFFSETS_TOPIC;
 use crate::group::GroupService;
 use crate::kafka::Connections;
 use crate::partition::Partitions;
@@ -34,8 +37,8 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot read the topic catalogue: {0}")]
-    Catalogue(std::io::Error),
+    #[error(transparent)]
+    Identity(#[from] crate::cluster::identity::IdentityError),
     #[error("cannot start shard {shard} on CPU {cpu}: {message}")]
     Executor {
         shard: usize,
@@ -66,10 +69,14 @@ pub fn run(config: Config, shutdown: Arc<Shutdown>) -> Result<(), StartError> {
         path: config.data_dir.display().to_string(),
         source,
     })?;
-    // Read once here so that a damaged catalogue stops the broker before any
-    // executor starts.
-    let catalogue = Catalogue::load(&config.data_dir).map_err(StartError::Catalogue)?;
-    tracing::info!(topics = catalogue.topics.len(), "catalogue read");
+    crate::cluster::identity::check(&config.data_dir, &config.cluster_id, config.node_id)?;
+    tracing::info!(
+        node_id = config.node_id,
+        cluster_id = %config.cluster_id,
+        voters = ?config.cluster.initial_voters(config.node_id),
+        rpc_listen = ?config.cluster.rpc_listen,
+        "cluster membership"
+    );
 
     let requested: Vec<usize> = config.shards.iter().map(|s| s.io_memory_bytes).collect();
     let io_plan = memlock::plan(&requested, memlock::memlock_limit_bytes());
@@ -100,11 +107,10 @@ pub fn run(config: Config, shutdown: Arc<Shutdown>) -> Result<(), StartError> {
         let shard_id = ends.shard;
         let config = config.clone();
         let shutdown = shutdown.clone();
-        let catalogue = catalogue.clone();
         let handle = LocalExecutorBuilder::new(CpuPlacement::Fixed(tuning.cpu))
             .name(&format!("sluice-shard-{shard_id}"))
             .io_memory(io_memory)
-            .spawn(move || run_shard(ends, config, shutdown, catalogue))
+            .spawn(move || run_shard(ends, config, shutdown))
             .map_err(|e| StartError::Executor {
                 shard: shard_id,
                 cpu: tuning.cpu,
@@ -140,8 +146,15 @@ pub fn run(config: Config, shutdown: Arc<Shutdown>) -> Result<(), StartError> {
 /// Why a shard stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
-    #[error("storage recovery failed: {0}")]
-    Recovery(#[source] storage::StorageError),
+    #[error("the controller cannot start: {0}")]
+    Controller(#[source] crate::cluster::controller::ControllerError),
+    #[error("registration with the controller failed: {0}")]
+    Register(#[source] crate::cluster::topics::TopicError),
+    #[error("cannot listen for other nodes on {addr}: {source}")]
+    RpcListen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("closing logs failed: {0}")]
     Close(#[source] storage::StorageError),
 }
@@ -151,42 +164,35 @@ async fn run_shard(
     ends: MeshEnds<Shard>,
     config: Arc<Config>,
     shutdown: Arc<Shutdown>,
-    catalogue: Catalogue,
 ) -> Result<(), ShardError> {
     let shard_id = ends.shard;
-    let (shard, servers) = connect_shard(ends, &config, &shutdown, catalogue).await;
+    let (shard, servers) = connect_shard(ends, &config, &shutdown).await;
     let mesh = shard.mesh.clone();
 
-    // Step 3: storage recovery of this shard's partitions.
+    // Step 3: the metadata, and with it the partitions this shard owns.
     let recovery_started = Instant::now();
-    let recovered = match open_owned_partitions(&shard).await {
-        Ok(n) => n,
+    let started = start_cluster(&shard).await;
+    let (controller_task, rpc) = match started {
+        Ok(started) => started,
         Err(e) => {
             shutdown.request();
             // Still meet the others at every barrier so that they can stop.
             shutdown.barrier(Phase::Recovered).await;
             shutdown.barrier(Phase::Drained).await;
             shutdown.barrier(Phase::Closed).await;
-            return Err(ShardError::Recovery(e));
+            return Err(e);
         }
     };
+    shutdown.barrier(Phase::Recovered).await;
     tracing::info!(
         shard = shard_id,
-        partitions = recovered,
+        partitions = shard.partitions.len(),
         elapsed_ms = recovery_started.elapsed().as_millis() as u64,
-        "step 3/4: storage recovered"
+        "step 3/4: metadata applied, storage recovered"
     );
-    shutdown.barrier(Phase::Recovered).await;
     let retention =
         glommio::spawn_local(shard.partitions.clone().retention_loop(shard.clock.clone()));
-    let groups = {
-        let shard = shard.clone();
-        glommio::spawn_local(async move {
-            if shard.groups.load_for_broker(&shard.config, shard.id).await {
-                shard.groups.clone().run_timers().await;
-            }
-        })
-    };
+    let group_timers = glommio::spawn_local(shard.groups.clone().run_timers());
 
     // Step 4: listeners.
     let listener = match bind(config.listen) {
@@ -231,7 +237,17 @@ async fn run_shard(
     shutdown.barrier(Phase::Drained).await;
 
     retention.cancel().await;
-    groups.cancel().await;
+    group_timers.cancel().await;
+    if let Some(node) = shard.cluster.get() {
+        node.controller.stop();
+    }
+    if let Some(task) = controller_task {
+        task.await;
+    }
+    if let Some(rpc) = rpc {
+        rpc.stop().await;
+    }
+    shard.transport.close().await;
     if let Err(e) = shard.groups.close().await {
         tracing::error!(shard = shard_id, error = %e, "closing group logs failed");
     }
@@ -247,47 +263,82 @@ async fn run_shard(
     close_result.map_err(ShardError::Close)
 }
 
-/// Opens (recovering) every partition in the metadata that this shard owns;
-/// returns how many.
-pub(crate) async fn open_owned_partitions(shard: &Shard) -> Result<usize, storage::StorageError> {
-    let owned: Vec<_> = {
-        let catalogue = shard.metadata.catalogue();
-        catalogue
-            .topics
-            .iter()
-            .flat_map(|(name, meta)| {
-                (0..meta.partitions).map(move |p| (name.clone(), p, meta.clone()))
-            })
-            .filter(|(name, p, _)| shard.metadata.shard_for(name, *p) == shard.id)
-            .collect()
+/// Joins the cluster: the RPC listener of this shard (if the node has
+/// peers); on the controller shard, the controller, the replay of the
+/// committed metadata into every shard (which opens their partitions) and
+/// this broker's registration. Returns the controller's task and the RPC
+/// service, to stop at shutdown. The other shards return at once; their
+/// partitions open as the controller shard's replay reaches them, and the
+/// start-up barrier waits for that.
+pub(crate) async fn start_cluster(
+    shard: &Rc<Shard>,
+) -> Result<
+    (
+        Option<glommio::Task<()>>,
+        Option<crate::cluster::rpc::RpcService>,
+    ),
+    ShardError,
+> {
+    let rpc = match shard.config.cluster.rpc_listen {
+        Some(addr) => Some(
+            crate::cluster::rpc::RpcService::start(shard, addr)
+                .map_err(|source| ShardError::RpcListen { addr, source })?,
+        ),
+        None => None,
     };
-    shard.partitions.open_all(owned).await
+    if !shard.is_controller_shard() {
+        return Ok((None, rpc));
+    }
+    let controller_storage = storage::ShardStorage::new(storage::ShardStorageConfig {
+        cache_bytes_max: limits::CONTROLLER_CACHE_BYTES,
+    });
+    let (node, task, replayed) = ClusterNode::start(shard, &controller_storage)
+        .await
+        .map_err(ShardError::Controller)?;
+    shard
+        .cluster
+        .set(node.clone())
+        .unwrap_or_else(|_| unreachable!("the cluster starts once"));
+    crate::cluster::driver::wait_everywhere(shard, replayed)
+        .await
+        .map_err(ShardError::Register)?;
+    crate::cluster::driver::join(shard.clone(), node)
+        .await
+        .map_err(ShardError::Register)?;
+    Ok((Some(task), rpc))
 }
 
 /// A shard's state on its executor, connected to the other shards: the
 /// mesh's serve loops are running (their tasks returned, to await once the
-/// mesh is closed); storage is not opened yet.
+/// mesh is closed); no metadata yet, no partitions open.
 pub(crate) async fn connect_shard(
     ends: MeshEnds<Shard>,
     config: &Arc<Config>,
     shutdown: &Arc<Shutdown>,
-    catalogue: Catalogue,
 ) -> (Rc<Shard>, Vec<glommio::Task<()>>) {
     let shard_id = ends.shard;
-    let placement = Placement::new(config.shards.len());
-    let metadata = MetadataCache::new(catalogue, placement);
-    let owned_offsets_partitions = (0..crate::group::limits::OFFSETS_TOPIC_PARTITIONS)
-        .filter(|p| metadata.shard_for(OFFSETS_TOPIC, *p) == shard_id);
     let clock = Clock::system();
     let groups = Rc::new(GroupService::new(
         &config.groups,
-        owned_offsets_partitions,
+        [],
         // Member ids embed the nonce: it differs per start and per shard.
         clock.now_ms() ^ shard_id as u64,
         clock.clone(),
     ));
+    groups.use_broker_store(config);
+    let transport_config = (!config.cluster.is_alone()).then(|| {
+        net::rpc::Config::new(
+            &config.cluster_id,
+            raft_id(config.node_id),
+            shard_id as u16,
+            config.shards.len() as u16,
+        )
+    });
+    let transport = Transport::new(raft_id(config.node_id), transport_config);
+    for voter in &config.cluster.voters {
+        transport.set_address(raft_id(voter.node_id), &voter.host, voter.port);
+    }
     let (mesh, receivers) = mesh::Mesh::connect(ends).await;
-    let first_producer_id = metadata.catalogue().producer_id_reserved_end;
     let shard = Rc::new(Shard {
         id: shard_id,
         config: config.clone(),
@@ -295,8 +346,10 @@ pub(crate) async fn connect_shard(
         mesh: mesh.clone(),
         shutdown: shutdown.clone(),
         connections: Connections::new(&config.server),
-        controller: Controller::new(first_producer_id),
-        metadata,
+        metadata: MetadataCache::new(config.node_id, config.shards.len()),
+        effects: Effects::default(),
+        cluster: OnceCell::new(),
+        transport,
         partitions: Rc::new(Partitions::new(config.clone(), shard_id)),
         groups,
     });

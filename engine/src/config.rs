@@ -36,6 +36,20 @@ pub struct Cli {
     /// Number of shards, or a list of CPU ids such as `0,2-3` (key `shards.cores`).
     #[arg(long, value_name = "N|LIST")]
     pub cores: Option<String>,
+    /// This broker's id in the cluster (key `node_id`).
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<i32>,
+    /// The controller's voters, `ID@HOST:PORT` separated by commas (key
+    /// `cluster.voters`); empty: this node alone.
+    #[arg(long, value_name = "ID@HOST:PORT,...")]
+    pub voters: Option<String>,
+    /// Address to accept other nodes on (key `cluster.rpc_listen`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub rpc_listen: Option<String>,
+    /// Address other nodes are told to reach this node at (key
+    /// `cluster.rpc_advertise`); defaults to `--rpc-listen`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub rpc_advertise: Option<String>,
     /// Log filter, e.g. `info` or `engine=debug,info` (key `log_level`;
     /// the `SLUICE_LOG` environment variable is used when neither is given).
     #[arg(long, value_name = "FILTER")]
@@ -129,6 +143,23 @@ struct FileConfig {
     topics: FileTopics,
     #[serde(default)]
     groups: crate::group::FileGroups,
+    #[serde(default)]
+    cluster: FileCluster,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCluster {
+    voters: Option<Vec<String>>,
+    rpc_listen: Option<String>,
+    rpc_advertise: Option<String>,
+    seed_nodes: Option<Vec<String>>,
+    rack: Option<String>,
+    controller_tick_ms: Option<u64>,
+    controller_election_ticks: Option<u32>,
+    controller_heartbeat_ticks: Option<u32>,
+    broker_heartbeat_interval_ms: Option<u64>,
+    broker_session_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +208,7 @@ struct FileServer {
 struct FileTopics {
     auto_create: Option<bool>,
     default_partitions: Option<i32>,
+    default_replication_factor: Option<i16>,
 }
 
 /// Tuning of one shard after per-core overrides are applied.
@@ -233,6 +265,91 @@ pub struct ServerConfig {
 pub struct TopicDefaults {
     pub auto_create: bool,
     pub default_partitions: i32,
+    /// `None`: 3 when the cluster has 3 or more live brokers, else 1.
+    pub default_replication_factor: Option<i16>,
+}
+
+impl TopicDefaults {
+    /// The replication factor of a topic that does not ask for one.
+    pub fn default_replication_factor(&self, live_brokers: usize) -> usize {
+        match self.default_replication_factor {
+            Some(rf) => rf as usize,
+            None if live_brokers >= 3 => 3,
+            None => 1,
+        }
+    }
+}
+
+/// A voter of the controller group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voter {
+    pub node_id: i32,
+    pub host: String,
+    pub port: u16,
+}
+
+/// How this broker takes part in the cluster (`[cluster]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The controller's voters; empty: this node alone is the controller.
+    pub voters: Vec<Voter>,
+    /// Where other nodes connect; `None` for a node alone.
+    pub rpc_listen: Option<SocketAddr>,
+    pub rpc_advertise_host: String,
+    pub rpc_advertise_port: u16,
+    /// Nodes a broker that is not a voter asks for the voters.
+    pub seed_nodes: Vec<(String, u16)>,
+    pub rack: Option<String>,
+    pub controller_tick_ms: u64,
+    pub controller_election_ticks: u32,
+    pub controller_heartbeat_ticks: u32,
+    pub broker_heartbeat_interval_ms: u64,
+    pub broker_session_timeout_ms: u64,
+}
+
+impl ClusterConfig {
+    /// The node ids of the controller's initial voters: the configured
+    /// ones, or `node_id` alone.
+    pub fn initial_voters(&self, node_id: i32) -> Vec<i32> {
+        if self.voters.is_empty() {
+            vec![node_id]
+        } else {
+            self.voters.iter().map(|v| v.node_id).collect()
+        }
+    }
+
+    /// Whether this broker runs without other nodes.
+    pub fn is_alone(&self) -> bool {
+        self.voters.is_empty() && self.seed_nodes.is_empty()
+    }
+
+    pub fn controller_timing(&self) -> crate::cluster::controller::Timing {
+        crate::cluster::controller::Timing {
+            tick_ms: self.controller_tick_ms,
+            election_ticks: self.controller_election_ticks,
+            heartbeat_ticks: self.controller_heartbeat_ticks,
+        }
+    }
+}
+
+/// Parses `ID@HOST:PORT`.
+fn parse_voter(text: &str) -> Result<Voter, String> {
+    let (id, address) = text
+        .split_once('@')
+        .ok_or_else(|| format!("`{text}` is not ID@HOST:PORT"))?;
+    let node_id: i32 = id
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{id}` in `{text}` is not a node id"))?;
+    if node_id < 0 {
+        return Err(format!("`{text}`: node ids are >= 0"));
+    }
+    let (host, port) = split_host_port(address.trim()).map_err(|e| e.to_string())?;
+    Ok(Voter {
+        node_id,
+        host,
+        port,
+    })
 }
 
 /// The validated configuration.
@@ -253,6 +370,8 @@ pub struct Config {
     pub topics: TopicDefaults,
     /// The `[groups]` section: consumer group coordinator settings.
     pub groups: crate::group::GroupConfig,
+    /// The `[cluster]` section.
+    pub cluster: ClusterConfig,
 }
 
 /// Why the configuration was refused. The message always names the key.
@@ -339,7 +458,7 @@ impl Config {
         if cluster_id.is_empty() || cluster_id.len() > 255 {
             return Err(invalid("cluster_id", "must be 1 to 255 characters"));
         }
-        let node_id = file.node_id.unwrap_or(0);
+        let node_id = cli.node_id.or(file.node_id).unwrap_or(0);
         if node_id < 0 {
             return Err(invalid("node_id", "must be >= 0"));
         }
@@ -485,7 +604,11 @@ impl Config {
         let topics = TopicDefaults {
             auto_create: file.topics.auto_create.unwrap_or(true),
             default_partitions: file.topics.default_partitions.unwrap_or(1),
+            default_replication_factor: file.topics.default_replication_factor,
         };
+        if let Some(rf) = topics.default_replication_factor {
+            check_range("topics.default_replication_factor", rf.max(0) as u64, 1, 16)?;
+        }
         check_range(
             "topics.default_partitions",
             topics.default_partitions as u64,
@@ -495,6 +618,8 @@ impl Config {
         if topics.default_partitions < 1 {
             return Err(invalid("topics.default_partitions", "must be >= 1"));
         }
+
+        let cluster = cluster_config(file.cluster, cli, node_id)?;
 
         Ok(Config {
             listen,
@@ -512,8 +637,130 @@ impl Config {
                 .groups
                 .into_config()
                 .map_err(|e| invalid("groups", e.to_string()))?,
+            cluster,
         })
     }
+}
+
+/// The `[cluster]` section with its flags applied, validated.
+fn cluster_config(
+    file: FileCluster,
+    cli: &Cli,
+    node_id: i32,
+) -> Result<ClusterConfig, ConfigError> {
+    let voter_texts: Vec<String> = match &cli.voters {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => file.voters.unwrap_or_default(),
+    };
+    let mut voters = Vec::with_capacity(voter_texts.len());
+    for text in &voter_texts {
+        let voter = parse_voter(text).map_err(|m| invalid("cluster.voters", m))?;
+        if voters.iter().any(|v: &Voter| v.node_id == voter.node_id) {
+            return Err(invalid(
+                "cluster.voters",
+                format!("node id {} is listed twice", voter.node_id),
+            ));
+        }
+        voters.push(voter);
+    }
+    if voters.len() > consensus::limits::MEMBERS_MAX {
+        return Err(invalid("cluster.voters", "too many voters"));
+    }
+    let mut seed_nodes = Vec::new();
+    for text in file.seed_nodes.unwrap_or_default() {
+        seed_nodes.push(
+            split_host_port(&text).map_err(|e| invalid("cluster.seed_nodes", e.to_string()))?,
+        );
+    }
+    let own_voter = voters.iter().find(|v| v.node_id == node_id);
+    let rpc_listen_text = cli
+        .rpc_listen
+        .clone()
+        .or(file.rpc_listen)
+        .or_else(|| own_voter.map(|v| format!("{}:{}", v.host, v.port)));
+    let alone = voters.is_empty() && seed_nodes.is_empty();
+    let rpc_listen = match rpc_listen_text {
+        Some(text) => {
+            Some(resolve(&text).map_err(|e| invalid("cluster.rpc_listen", e.to_string()))?)
+        }
+        None if alone => None,
+        None => {
+            return Err(invalid(
+                "cluster.rpc_listen",
+                "is required for a broker in a cluster that is not a voter",
+            ))
+        }
+    };
+    let (rpc_advertise_host, rpc_advertise_port) =
+        match cli.rpc_advertise.clone().or(file.rpc_advertise) {
+            Some(text) => split_host_port(&text)
+                .map_err(|e| invalid("cluster.rpc_advertise", e.to_string()))?,
+            // The listen address, unless it is a wildcard: then the voter
+            // entry (a voter is reached where the voters say).
+            None => match (rpc_listen, own_voter) {
+                (Some(addr), _) if !addr.ip().is_unspecified() => {
+                    (addr.ip().to_string(), addr.port())
+                }
+                (_, Some(v)) => (v.host.clone(), v.port),
+                (Some(addr), None) => {
+                    return Err(invalid(
+                        "cluster.rpc_advertise",
+                        format!("must be set when `rpc_listen` ({addr}) is a wildcard address"),
+                    ))
+                }
+                (None, None) => ("127.0.0.1".to_string(), 0),
+            },
+        };
+    if let Some(v) = own_voter {
+        if (v.host.as_str(), v.port) != (rpc_advertise_host.as_str(), rpc_advertise_port) {
+            return Err(invalid(
+                "cluster.voters",
+                format!(
+                    "names node {node_id} at {}:{}, but this node advertises {rpc_advertise_host}:{rpc_advertise_port}",
+                    v.host, v.port
+                ),
+            ));
+        }
+    }
+    let config = ClusterConfig {
+        voters,
+        rpc_listen,
+        rpc_advertise_host,
+        rpc_advertise_port,
+        seed_nodes,
+        rack: file.rack.filter(|r| !r.is_empty()),
+        controller_tick_ms: file.controller_tick_ms.unwrap_or(50),
+        controller_election_ticks: file.controller_election_ticks.unwrap_or(12),
+        controller_heartbeat_ticks: file.controller_heartbeat_ticks.unwrap_or(2),
+        broker_heartbeat_interval_ms: file.broker_heartbeat_interval_ms.unwrap_or(2_000),
+        broker_session_timeout_ms: file.broker_session_timeout_ms.unwrap_or(9_000),
+    };
+    check_range(
+        "cluster.controller_tick_ms",
+        config.controller_tick_ms,
+        1,
+        10_000,
+    )?;
+    if config.controller_heartbeat_ticks < 1
+        || config.controller_election_ticks <= config.controller_heartbeat_ticks
+    {
+        return Err(invalid(
+            "cluster.controller_election_ticks",
+            "must exceed controller_heartbeat_ticks, which must be at least 1",
+        ));
+    }
+    if config.broker_session_timeout_ms <= config.broker_heartbeat_interval_ms {
+        return Err(invalid(
+            "cluster.broker_session_timeout_ms",
+            "must exceed broker_heartbeat_interval_ms",
+        ));
+    }
+    Ok(config)
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

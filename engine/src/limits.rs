@@ -72,6 +72,22 @@ pub const PRODUCER_STATE_READ_BYTES: usize = 4 << 20;
 /// Batches in one partition entry of a Produce request. Clients send one;
 /// the bound keeps the per-request header vector small.
 pub const BATCHES_PER_PRODUCE_PARTITION_MAX: usize = 1024;
+/// Replicas a partition may have. One until partitions are replicated
+/// through their own Raft groups: more would promise a durability the
+/// broker does not give.
+pub const REPLICATION_FACTOR_MAX: usize = 1;
+/// Producer ids a broker takes from the controller at once: one controller
+/// log entry per thousand idempotent producers started, and at most this
+/// many ids unused when a broker restarts.
+pub const PRODUCER_ID_BLOCK: i32 = 1000;
+/// Controller log entries applied between two snapshots of the metadata
+/// image. A snapshot of 10,000 partitions is about 1 MB (one record of
+/// ~100 bytes each); the log it replaces holds at least this many entries,
+/// so restarts replay at most this many.
+pub const CONTROLLER_SNAPSHOT_ENTRIES: u64 = 10_000;
+/// The batch cache of the controller's log: its entries are read back only
+/// at start-up and by followers catching up, and are small.
+pub const CONTROLLER_CACHE_BYTES: usize = 4 << 20;
 /// How often each shard applies retention to its partitions.
 pub const RETENTION_CHECK_MS: u64 = 60_000;
 

@@ -1,6 +1,6 @@
-//! In-process shards for the engine's own tests: real executors, the real
-//! cross-shard mesh, real partitions and group coordinators on a temporary
-//! directory; no listeners and no timers.
+//! In-process shards for the engine's own tests: a real single-node broker
+//! without listeners (executors, the cross-shard mesh, the controller,
+//! partitions and group coordinators on a temporary directory).
 //! Tests drive the request path through [`crate::kafka::dispatch`] as a
 //! connection's read loop does.
 
@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use futures_lite::FutureExt;
 
-use crate::cluster::catalogue::Catalogue;
+use crate::cluster::driver;
+use crate::cluster::topics::NewTopic;
 use crate::config::{Cli, Config};
 use crate::shard::mesh;
 use crate::shard::Shard;
@@ -33,27 +34,23 @@ pub fn config(shard_count: usize, extra_toml: &str) -> (Config, tempfile::TempDi
     (config, dir)
 }
 
-/// Runs `body` on every shard of a broker made of `config` and `catalogue`,
-/// once all shards have opened their partitions; returns once every body
-/// has finished and every shard has closed its logs.
-pub fn run_shards<F, Fut>(config: Config, catalogue: Catalogue, body: F)
+/// Runs `body` on every shard of a single-node broker made of `config`,
+/// once the broker has registered and `topics` (name, partitions) exist;
+/// returns once every body has finished and every shard has closed its
+/// logs.
+pub fn run_shards<F, Fut>(config: Config, topics: &[(&str, i32)], body: F)
 where
     F: Fn(Rc<Shard>) -> Fut + Send + Clone + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    run_shards_with_capacity(
-        config,
-        catalogue,
-        limits::CROSS_SHARD_CHANNEL_CAPACITY,
-        body,
-    )
+    run_shards_with_capacity(config, topics, limits::CROSS_SHARD_CHANNEL_CAPACITY, body)
 }
 
 /// [`run_shards`] with cross-shard channels of `channel_capacity` messages
 /// (small ones make senders wait, as under load).
 pub fn run_shards_with_capacity<F, Fut>(
     config: Config,
-    catalogue: Catalogue,
+    topics: &[(&str, i32)],
     channel_capacity: usize,
     body: F,
 ) where
@@ -63,32 +60,45 @@ pub fn run_shards_with_capacity<F, Fut>(
     let config = Arc::new(config);
     let shard_count = config.shards.len();
     let shutdown = Shutdown::new(shard_count);
+    let topics: Vec<NewTopic> = topics
+        .iter()
+        .map(|&(name, partitions)| NewTopic {
+            name: name.to_string(),
+            partitions,
+            replication_factor: -1,
+            configs: Vec::new(),
+        })
+        .collect();
     let handles: Vec<_> = mesh::build::<Shard>(shard_count, channel_capacity)
         .into_iter()
         .map(|ends| {
-            let (config, shutdown, catalogue, body) = (
+            let (config, shutdown, topics, body) = (
                 config.clone(),
                 shutdown.clone(),
-                catalogue.clone(),
+                topics.clone(),
                 body.clone(),
             );
             glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
                 .io_memory(2 << 20)
                 .spawn(move || async move {
-                    let (shard, servers) =
-                        bootstrap::connect_shard(ends, &config, &shutdown, catalogue).await;
-                    bootstrap::open_owned_partitions(&shard)
-                        .await
-                        .expect("open partitions");
-                    assert!(
-                        shard.groups.load_for_broker(&config, shard.id).await,
-                        "load groups"
-                    );
+                    let (shard, servers) = bootstrap::connect_shard(ends, &config, &shutdown).await;
+                    let (controller, _) = bootstrap::start_cluster(&shard).await.expect("cluster");
+                    if shard.is_controller_shard() {
+                        for created in driver::create_topics(&shard, topics, false).await.await {
+                            created.expect("create a test topic");
+                        }
+                    }
                     shutdown.barrier(Phase::Recovered).await;
                     // A failing body must still meet the other shards at
                     // the barriers, or they would wait for it for ever.
                     let outcome = AssertUnwindSafe(body(shard.clone())).catch_unwind().await;
                     shutdown.barrier(Phase::Drained).await;
+                    if let Some(node) = shard.cluster.get() {
+                        node.controller.stop();
+                    }
+                    if let Some(controller) = controller {
+                        controller.await;
+                    }
                     shard.groups.close().await.expect("close group logs");
                     shard
                         .partitions

@@ -1,17 +1,31 @@
-//! The cluster layer: what exists (topics and their configs), who owns what
-//! (placement of partitions and groups on shards), and the writer of that
-//! metadata (the controller role, on one shard).
+//! The cluster layer: the cluster metadata (brokers, topics, partitions and
+//! their leaders, configs, producer ids), where it is decided (the
+//! controller, a Raft group of its own) and how every broker and shard
+//! follows it.
 //!
-//! Every shard holds a [`MetadataCache`], a replica of the metadata that the
-//! request layer reads without crossing shards. Changes go through the
-//! controller shard ([`topics`]), which makes them durable and then applies
-//! them to every shard's cache in the same order.
+//! - [`records`]: the changes, as flatbuffers records; [`image`]: the
+//!   metadata they build, a pure state machine (`apply`).
+//! - [`controller`]: the Raft node of the controller group and its disk.
+//! - [`placement`]: which brokers replicate a partition, which shard of a
+//!   broker owns it.
+//! - [`metadata`]: each shard's replica of the image, read by the request
+//!   layer on its own shard.
+//! - [`driver`]: the one module here that uses the shard container: runs
+//!   the controller, applies its records on every shard with their side
+//!   effects, and turns metadata requests into proposals.
+//! - [`transport`]: node-to-node links (`net::rpc`) for Raft and requests.
 
-pub mod catalogue;
-mod controller;
+pub mod controller;
+pub mod driver;
+pub mod identity;
+pub mod image;
+mod legacy;
 mod metadata;
 pub mod placement;
+pub mod records;
+pub mod rpc;
 pub mod topics;
+pub mod transport;
 
-pub use controller::Controller;
-pub use metadata::MetadataCache;
+pub use driver::{ClusterNode, Effects};
+pub use metadata::{MetadataCache, Owner};

@@ -1,262 +1,187 @@
-//! Changes to the topic catalogue, run on the catalogue shard and then applied
-//! on every shard: create (explicit or automatic), delete, and producer-id
-//! allocation. The controller shard runs changes one at a time in the order
-//! they reached it (its [`super::Controller`]'s sequencer), so one
-//! connection's changes apply in its request order; nothing here is on the
-//! produce/fetch path except the first produce to a topic that does not
-//! exist yet.
+//! Topic rules: what a valid topic name and topic config are, the topic
+//! change a client asks for, and why a change fails (each reason maps to one
+//! Kafka error code in the request layer).
 
-use std::future::Future;
-use std::rc::Rc;
+use net::ErrorCode;
 
-use super::catalogue::{Catalogue, TopicError, TopicMeta, PRODUCER_ID_BLOCK};
-use crate::shard::mesh::{Reply, ShardGone};
-use crate::shard::Shard;
+use crate::limits;
+
+/// Topic-level settings a client may set (CreateTopics configs). Anything
+/// else is refused with INVALID_CONFIG rather than silently ignored.
+pub const TOPIC_CONFIG_KEYS: &[&str] = &[
+    "retention.ms",
+    "retention.bytes",
+    "segment.bytes",
+    "segment.ms",
+    "cleanup.policy",
+    "max.message.bytes",
+    "min.insync.replicas",
+    "message.timestamp.type",
+];
 
 /// A topic to create.
 #[derive(Debug, Clone)]
 pub struct NewTopic {
     pub name: String,
     pub partitions: i32,
+    /// -1: the broker's default.
     pub replication_factor: i16,
     pub configs: Vec<(String, String)>,
 }
 
-/// Hands `job` to the controller shard, where it runs in its turn: after
-/// every change that reached the shard before it. Returns once the job is on
-/// its way (in this shard's order), with the future of its answer.
-async fn on_controller_shard<R, F, Fut>(shard: &Rc<Shard>, job: F) -> Result<Reply<R>, ShardGone>
-where
-    R: Send + 'static,
-    F: FnOnce(Rc<Shard>) -> Fut + Send + 'static,
-    Fut: Future<Output = R> + 'static,
-{
-    let target = shard.metadata.controller_shard();
-    shard
-        .send(target, move |controller_shard| {
-            assert!(controller_shard.is_controller_shard());
-            let ticket = controller_shard.controller.order.ticket();
-            async move {
-                let _turn = ticket.turn().await;
-                job(controller_shard).await
+/// Why a topic change failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic already exists")]
+    AlreadyExists,
+    #[error("invalid topic name: {0}")]
+    InvalidName(String),
+    #[error("invalid partition count {0}")]
+    InvalidPartitions(i32),
+    #[error("invalid replication factor {0} (partitions are not replicated yet)")]
+    InvalidReplicationFactor(i16),
+    #[error("cannot place the replicas: {0}")]
+    Placement(String),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("too many topics (limit {})", limits::TOPICS_MAX)]
+    TooManyTopics,
+    #[error("unknown topic")]
+    Unknown,
+    /// This broker does not lead the controller; the client retries (after
+    /// a metadata refresh) and the request is forwarded or lands elsewhere.
+    #[error("not the controller (the leader is {0:?})")]
+    NotController(Option<super::records::NodeId>),
+    #[error(transparent)]
+    Proposal(super::controller::ProposalError),
+    #[error(transparent)]
+    ShardGone(crate::shard::mesh::ShardGone),
+    #[error("node id {node_id} is already registered by a live broker at {existing}")]
+    DuplicateBroker { node_id: i32, existing: String },
+    /// The controller leader refused a forwarded change.
+    #[error("{message}")]
+    Remote { code: i16, message: String },
+}
+
+impl TopicError {
+    /// The Kafka error code a client gets for it.
+    pub fn error_code(&self) -> ErrorCode {
+        use super::controller::ProposalError;
+        match self {
+            TopicError::AlreadyExists => ErrorCode::TopicAlreadyExists,
+            TopicError::InvalidName(_) => ErrorCode::InvalidTopicException,
+            TopicError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
+            TopicError::InvalidReplicationFactor(_) | TopicError::Placement(_) => {
+                ErrorCode::InvalidReplicationFactor
             }
-        })
-        .await
-}
-
-/// Runs `job` for each item, one after the other, on the catalogue shard;
-/// one result per item, in order. Returns once the job is on its way.
-async fn each_on_controller_shard<T, F, Fut>(
-    shard: &Rc<Shard>,
-    items: Vec<T>,
-    job: F,
-) -> impl Future<Output = Vec<Result<TopicMeta, TopicError>>> + 'static
-where
-    T: Send + 'static,
-    F: Fn(Rc<Shard>, T) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<TopicMeta, TopicError>> + 'static,
-{
-    let count = items.len();
-    let reply = on_controller_shard(shard, move |controller_shard| async move {
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            out.push(job(controller_shard.clone(), item).await);
-        }
-        out
-    })
-    .await;
-    async move {
-        match reply {
-            Ok(reply) => reply.await,
-            Err(gone) => vec![Err(TopicError::ShardGone(gone)); count],
+            TopicError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+            TopicError::TooManyTopics => ErrorCode::PolicyViolation,
+            TopicError::Unknown => ErrorCode::UnknownTopicOrPartition,
+            // The client retries after refreshing its metadata.
+            TopicError::NotController(_)
+            | TopicError::ShardGone(_)
+            | TopicError::Proposal(ProposalError::Stopping) => ErrorCode::NotController,
+            TopicError::Proposal(ProposalError::Lost | ProposalError::NotLeader { .. }) => {
+                ErrorCode::NotController
+            }
+            TopicError::Proposal(ProposalError::Busy) => ErrorCode::ThrottlingQuotaExceeded,
+            TopicError::Proposal(ProposalError::TooLarge) => ErrorCode::PolicyViolation,
+            TopicError::Remote { code, .. } => ErrorCode::from_code(*code),
+            TopicError::DuplicateBroker { .. } => ErrorCode::DuplicateBrokerRegistration,
         }
     }
+
+    /// Whether the topic existed already (here or on the leader).
+    pub fn is_already_exists(&self) -> bool {
+        self.error_code() == ErrorCode::TopicAlreadyExists
+    }
 }
 
-/// Creates `topics` (each independently), or only validates them with
-/// `validate_only`. Returns once the request is on its way to the catalogue
-/// shard, with the future of one result per topic, in order.
-pub async fn create(
-    shard: &Rc<Shard>,
-    topics: Vec<NewTopic>,
-    validate_only: bool,
-) -> impl Future<Output = Vec<Result<TopicMeta, TopicError>>> + 'static {
-    each_on_controller_shard(shard, topics, move |controller_shard, topic| async move {
-        create_on_controller_shard(&controller_shard, topic, validate_only).await
-    })
-    .await
-}
-
-/// Makes sure `name` exists, creating it with the default partition count if
-/// auto-creation is on. Returns the topic's partition count.
-pub async fn ensure(shard: &Rc<Shard>, name: &str) -> Result<i32, TopicError> {
-    if let Some(partitions) = shard.metadata.partition_count(name) {
-        return Ok(partitions);
+/// Kafka's topic-name rule: 1..=249 characters of `[a-zA-Z0-9._-]`, not `.`
+/// or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
+    let bad = |why: &str| Err(TopicError::InvalidName(format!("{name:?} {why}")));
+    if name.is_empty() {
+        return bad("is empty");
     }
-    if !shard.config.topics.auto_create {
-        return Err(TopicError::Unknown);
+    if name.len() > limits::TOPIC_NAME_BYTES_MAX {
+        return bad("is longer than 249 characters");
     }
-    let topic = NewTopic {
-        name: name.to_string(),
-        partitions: shard.config.topics.default_partitions,
-        replication_factor: -1,
-        configs: Vec::new(),
-    };
-    match create(shard, vec![topic], false)
-        .await
-        .await
-        .pop()
-        .expect("one result per topic")
+    if name == "." || name == ".." {
+        return bad("is reserved");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
-        Ok(meta) => Ok(meta.partitions),
-        // Someone else created it meanwhile: fine.
-        Err(TopicError::AlreadyExists) => shard
-            .metadata
-            .partition_count(name)
-            .ok_or(TopicError::Unknown),
-        Err(e) => Err(e),
-    }
-}
-
-async fn create_on_controller_shard(
-    shard: &Rc<Shard>,
-    topic: NewTopic,
-    validate_only: bool,
-) -> Result<TopicMeta, TopicError> {
-    let meta = shard.metadata.catalogue().check_new_topic(
-        &topic.name,
-        topic.partitions,
-        topic.replication_factor,
-        &topic.configs,
-    )?;
-    if validate_only {
-        return Ok(meta);
-    }
-    let mut next = shard.metadata.catalogue().clone();
-    next.topics.insert(topic.name.clone(), meta.clone());
-    store(shard, next).await?;
-    tracing::info!(topic = %topic.name, partitions = meta.partitions, configs = ?meta.configs, "topic created");
-    // Every shard learns of the topic and opens the partitions it owns; the
-    // creation is answered once all of them can serve it.
-    let name = topic.name.clone();
-    let applied_meta = meta.clone();
-    let results = shard
-        .call_all(move |s| {
-            let name = name.clone();
-            let meta = applied_meta.clone();
-            async move { apply_created(&s, &name, &meta).await }
-        })
-        .await;
-    for result in results {
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(gone) => return Err(TopicError::ShardGone(gone)),
-        }
-    }
-    Ok(meta)
-}
-
-async fn apply_created(shard: &Rc<Shard>, name: &str, meta: &TopicMeta) -> Result<(), TopicError> {
-    shard.metadata.topic_created(name, meta);
-    for index in 0..meta.partitions {
-        if shard.metadata.shard_for(name, index) == shard.id {
-            shard
-                .partitions
-                .open_one(name, index, meta)
-                .await
-                .map_err(|source| TopicError::OpenPartition {
-                    topic: name.to_string(),
-                    index,
-                    source,
-                })?;
-        }
+        return bad("may only contain ASCII letters, digits, '.', '_' and '-'");
     }
     Ok(())
 }
 
-/// Deletes the named topics. Returns once the request is on its way to the
-/// catalogue shard, with the future of one result per name, in order.
-pub async fn delete(
-    shard: &Rc<Shard>,
-    names: Vec<String>,
-) -> impl Future<Output = Vec<Result<TopicMeta, TopicError>>> + 'static {
-    each_on_controller_shard(shard, names, |controller_shard, name| async move {
-        delete_on_controller_shard(&controller_shard, name).await
-    })
-    .await
-}
-
-async fn delete_on_controller_shard(
-    shard: &Rc<Shard>,
-    name: String,
-) -> Result<TopicMeta, TopicError> {
-    let mut next = shard.metadata.catalogue().clone();
-    let meta = next.topics.remove(&name).ok_or(TopicError::Unknown)?;
-    // Durable first: after a crash the topic is gone, and leftover partition
-    // directories of unknown topics are harmless.
-    store(shard, next).await?;
-    let results = shard
-        .call_all(move |s| {
-            let name = name.clone();
-            async move {
-                s.metadata.topic_deleted(&name);
-                s.groups.forget_topic(&name).await;
-                s.partitions.delete_topic(&name).await.map_err(|source| {
-                    TopicError::DeletePartitions {
-                        topic: name.clone(),
-                        source,
-                    }
-                })
-            }
-        })
-        .await;
-    for result in results {
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(gone) => return Err(TopicError::ShardGone(gone)),
-        }
+/// Checks one topic config value; returns the normalised value.
+pub fn validate_topic_config(key: &str, value: &str) -> Result<String, TopicError> {
+    let bad = || Err(TopicError::InvalidConfig(format!("{key}={value}")));
+    if !TOPIC_CONFIG_KEYS.contains(&key) {
+        return Err(TopicError::InvalidConfig(format!("unknown config {key}")));
     }
-    tracing::info!(topic = ?meta, "topic deleted");
-    Ok(meta)
-}
-
-/// Hands out a new producer id (epoch 0). Ids come from blocks reserved
-/// durably, so no id is ever handed out twice, even across crashes. Returns
-/// once the request is on its way to the catalogue shard.
-pub async fn allocate_producer_id(
-    shard: &Rc<Shard>,
-) -> impl Future<Output = Result<i64, TopicError>> + 'static {
-    let reply = on_controller_shard(shard, |s| async move {
-        let id = s.controller.next_producer_id.get();
-        let reserved_end = s.metadata.catalogue().producer_id_reserved_end;
-        if id >= reserved_end {
-            let mut next = s.metadata.catalogue().clone();
-            next.producer_id_reserved_end = id.max(reserved_end) + PRODUCER_ID_BLOCK;
-            store(&s, next).await?;
-        }
-        s.controller.next_producer_id.set(id + 1);
-        Ok(id)
-    })
-    .await;
-    async move {
-        match reply {
-            Ok(reply) => reply.await,
-            Err(gone) => Err(TopicError::ShardGone(gone)),
-        }
+    match key {
+        "retention.ms" | "retention.bytes" => match value.parse::<i64>() {
+            Ok(v) if v >= -1 => Ok(v.to_string()),
+            _ => bad(),
+        },
+        "segment.bytes" => match value.parse::<i64>() {
+            Ok(v) if v >= 1 << 20 => Ok(v.to_string()),
+            _ => bad(),
+        },
+        "segment.ms" | "max.message.bytes" => match value.parse::<i64>() {
+            Ok(v) if v >= 1 => Ok(v.to_string()),
+            _ => bad(),
+        },
+        // Accepted only where the broker honours them exactly: one replica,
+        // deletion-based retention, producer timestamps.
+        "min.insync.replicas" if value == "1" => Ok(value.to_string()),
+        "cleanup.policy" if value == "delete" => Ok(value.to_string()),
+        "message.timestamp.type" if value == "CreateTime" => Ok(value.to_string()),
+        _ => bad(),
     }
 }
 
-/// Writes `next` durably and makes it this shard's catalogue. The file write
-/// runs on glommio's blocking thread pool so the shard keeps serving.
-async fn store(shard: &Rc<Shard>, next: Catalogue) -> Result<(), TopicError> {
-    let data_dir = shard.config.data_dir.clone();
-    let to_write = next.clone();
-    glommio::executor()
-        .spawn_blocking(move || to_write.store(&data_dir))
-        .await
-        .map_err(|e| TopicError::Store(std::sync::Arc::new(e)))?;
-    shard.metadata.replace(next);
-    Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        assert!(validate_topic_name("orders.v1_x-y").is_ok());
+        for bad in ["", ".", "..", "a b", "ü", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn topic_configs_are_validated_and_normalised() {
+        assert_eq!(
+            validate_topic_config("retention.ms", "060000").unwrap(),
+            "60000"
+        );
+        assert!(matches!(
+            validate_topic_config("retention.ms", "soon"),
+            Err(TopicError::InvalidConfig(_))
+        ));
+        for (key, value) in [
+            ("min.insync.replicas", "2"),
+            ("message.timestamp.type", "LogAppendTime"),
+            ("cleanup.policy", "compact"),
+            ("compression.level", "1"),
+        ] {
+            assert!(
+                matches!(
+                    validate_topic_config(key, value),
+                    Err(TopicError::InvalidConfig(_))
+                ),
+                "{key}={value}"
+            );
+        }
+    }
 }

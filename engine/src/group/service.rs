@@ -442,10 +442,35 @@ async fn append_in_order(log: Log, queue: local_channel::LocalReceiver<AppendJob
     }
 }
 
-/// The group side of one shard.
+/// Durability follows the broker's fsync policy. Retention is never by size
+/// (that could drop live commits); the service sets its own time retention,
+/// applied only behind a checkpoint.
+fn broker_log_config(config: &crate::config::Config) -> LogConfig {
+    LogConfig {
+        fsync: config.log.storage_fsync(),
+        retention_bytes: -1,
+        retention_ms: -1,
+        ..LogConfig::default()
+    }
+}
+
+/// Where a service's `__consumer_offsets` partitions keep their logs.
+#[derive(Clone)]
+struct Store {
+    dir: std::path::PathBuf,
+    log_config: LogConfig,
+    storage: Rc<ShardStorage>,
+}
+
+/// The group side of one shard: the `__consumer_offsets` partitions it
+/// hosts, each with its coordinator.
 pub struct GroupService {
-    partitions: HashMap<i32, Rc<OffsetsPartition>>,
+    config: GroupConfig,
+    nonce: u64,
     clock: Clock,
+    partitions: RefCell<HashMap<i32, Rc<OffsetsPartition>>>,
+    /// Set by [`GroupService::load`]: partitions hosted later load from here.
+    store: RefCell<Option<Store>>,
 }
 
 impl GroupService {
@@ -459,44 +484,56 @@ impl GroupService {
         nonce: u64,
         clock: Clock,
     ) -> Self {
-        let partitions = owned
-            .into_iter()
-            .map(|index| {
-                let partition_nonce = nonce ^ ((index as u64) << 48);
-                (
-                    index,
-                    Rc::new(OffsetsPartition::new(
-                        index,
-                        config.clone(),
-                        partition_nonce,
-                        clock.clone(),
-                    )),
-                )
-            })
-            .collect();
-        Self { partitions, clock }
+        let service = Self {
+            config: config.clone(),
+            nonce,
+            clock,
+            partitions: RefCell::new(HashMap::new()),
+            store: RefCell::new(None),
+        };
+        for index in owned {
+            service.add(index);
+        }
+        service
+    }
+
+    fn add(&self, index: i32) -> Rc<OffsetsPartition> {
+        let partition_nonce = self.nonce ^ ((index as u64) << 48);
+        let partition = Rc::new(OffsetsPartition::new(
+            index,
+            self.config.clone(),
+            partition_nonce,
+            self.clock.clone(),
+        ));
+        self.partitions
+            .borrow_mut()
+            .insert(index, partition.clone());
+        partition
+    }
+
+    /// Makes partitions hosted from now on load from the broker's data
+    /// directory (`DATA_DIR/groups`), under its fsync policy.
+    pub fn use_broker_store(&self, config: &crate::config::Config) {
+        *self.store.borrow_mut() = Some(Store {
+            dir: config.data_dir.join("groups"),
+            log_config: broker_log_config(config),
+            storage: ShardStorage::new(storage::ShardStorageConfig {
+                cache_bytes_max: limits::REPLAY_READ_BYTES,
+            }),
+        });
     }
 
     /// Opens and replays the `__consumer_offsets` partitions under the
-    /// broker's data directory (`DATA_DIR/groups`), logging the outcome.
-    /// False if they cannot be loaded: the coordinators then stay in the
-    /// loading state (group requests keep getting
-    /// COORDINATOR_LOAD_IN_PROGRESS; partitions work).
+    /// broker's data directory (`DATA_DIR/groups`), logging the outcome;
+    /// partitions hosted later load from there too. False if they cannot be
+    /// loaded: the coordinators then stay in the loading state (group
+    /// requests keep getting COORDINATOR_LOAD_IN_PROGRESS; partitions work).
     pub async fn load_for_broker(&self, config: &crate::config::Config, shard_id: usize) -> bool {
         let dir = config.data_dir.join("groups");
         let storage = ShardStorage::new(storage::ShardStorageConfig {
             cache_bytes_max: limits::REPLAY_READ_BYTES,
         });
-        // Durability follows the broker's fsync policy. Retention is never by
-        // size (that could drop live commits); the service sets its own time
-        // retention, applied only behind a checkpoint.
-        let log_config = LogConfig {
-            fsync: config.log.storage_fsync(),
-            retention_bytes: -1,
-            retention_ms: -1,
-            ..LogConfig::default()
-        };
-        match self.load(&dir, log_config, &storage).await {
+        match self.load(&dir, broker_log_config(config), &storage).await {
             Ok(report) => {
                 tracing::info!(
                     shard = shard_id,
@@ -524,12 +561,22 @@ impl GroupService {
         log_config: LogConfig,
         storage: &Rc<ShardStorage>,
     ) -> Result<LoadReport, GroupLogError> {
+        *self.store.borrow_mut() = Some(Store {
+            dir: data_dir.to_path_buf(),
+            log_config: log_config.clone(),
+            storage: storage.clone(),
+        });
         let started = Instant::now();
         let mut report = LoadReport::default();
-        let mut indexes: Vec<i32> = self.partitions.keys().copied().collect();
-        indexes.sort_unstable();
-        for index in indexes {
-            self.partitions[&index]
+        let mut hosted: Vec<(i32, Rc<OffsetsPartition>)> = self
+            .partitions
+            .borrow()
+            .iter()
+            .map(|(&i, p)| (i, p.clone()))
+            .collect();
+        hosted.sort_unstable_by_key(|(i, _)| *i);
+        for (_, partition) in hosted {
+            partition
                 .load(data_dir, log_config.clone(), storage, &mut report)
                 .await?;
             report.partitions += 1;
@@ -538,12 +585,45 @@ impl GroupService {
         Ok(report)
     }
 
+    /// Starts coordinating the groups of `__consumer_offsets` partition
+    /// `index` on this shard: replays its log if the service is loaded (else
+    /// [`GroupService::load`] will). Nothing if it is hosted already.
+    pub async fn host(&self, index: i32) {
+        if self.partitions.borrow().contains_key(&index) {
+            return;
+        }
+        let partition = self.add(index);
+        let store = self.store.borrow().clone();
+        if let Some(store) = store {
+            let mut report = LoadReport::default();
+            match partition
+                .load(&store.dir, store.log_config, &store.storage, &mut report)
+                .await
+            {
+                Ok(()) => tracing::debug!(
+                    partition = index,
+                    records = report.records,
+                    groups = report.groups,
+                    "group coordinator partition loaded"
+                ),
+                Err(error) => {
+                    tracing::error!(partition = index, %error, "cannot load group coordinator partition")
+                }
+            }
+        }
+    }
+
+    /// Whether this shard coordinates the groups of partition `index`.
+    pub fn hosts(&self, index: i32) -> bool {
+        self.partitions.borrow().contains_key(&index)
+    }
+
     /// Shutdown, first step: answers every JoinGroup and SyncGroup still
     /// waiting for a rebalance (COORDINATOR_NOT_AVAILABLE, so that clients
     /// look for the coordinator again) instead of holding their connections
     /// open until the drain deadline, and refuses new ones.
     pub fn release_waiting(&self) {
-        for partition in self.partitions.values() {
+        for partition in self.partitions.borrow().values() {
             partition.stopping.set(true);
             // Dropping the senders wakes each waiting request with None.
             partition.waiters.borrow_mut().clear();
@@ -553,7 +633,8 @@ impl GroupService {
 
     /// Syncs and closes the logs (shutdown).
     pub async fn close(&self) -> Result<(), GroupLogError> {
-        for partition in self.partitions.values() {
+        let all: Vec<_> = self.partitions.borrow().values().cloned().collect();
+        for partition in all {
             // Dropping the queue's sender lets the writer finish and exit.
             partition.appender.borrow_mut().take();
             let log = partition.log.borrow_mut().take();
@@ -564,8 +645,11 @@ impl GroupService {
         Ok(())
     }
 
-    fn partition(&self, group_id: &str) -> Option<&Rc<OffsetsPartition>> {
-        self.partitions.get(&offsets_partition_for(group_id))
+    fn partition(&self, group_id: &str) -> Option<Rc<OffsetsPartition>> {
+        self.partitions
+            .borrow()
+            .get(&offsets_partition_for(group_id))
+            .cloned()
     }
 
     // The request methods below run the coordinator at once, when called,
@@ -722,7 +806,7 @@ impl GroupService {
     pub fn list(&self, states: &[String], types: &[String]) -> (ErrorCode, Vec<ListedGroup>) {
         let mut error = ErrorCode::None;
         let mut all = Vec::new();
-        for p in self.partitions.values() {
+        for p in self.partitions.borrow().values() {
             match p.coordinator.borrow().list_groups(states, types) {
                 Ok(groups) => all.extend(groups),
                 Err(e) => error = e,
@@ -754,7 +838,8 @@ impl GroupService {
     /// Forgets the committed offsets of a deleted topic in every group of
     /// this shard (call on every shard).
     pub async fn forget_topic(&self, topic: &str) {
-        for p in self.partitions.values() {
+        let all: Vec<_> = self.partitions.borrow().values().cloned().collect();
+        for p in all {
             let forgotten = p
                 .coordinator
                 .borrow_mut()
@@ -777,6 +862,7 @@ impl GroupService {
             let now = self.clock.now_ms();
             let next = self
                 .partitions
+                .borrow()
                 .values()
                 .filter_map(|p| p.coordinator.borrow().next_deadline_ms())
                 .min();
@@ -786,7 +872,8 @@ impl GroupService {
                 .clamp(1, limits::TIMER_TICK_MAX_MS);
             glommio::timer::sleep(Duration::from_millis(sleep_ms)).await;
             let now = self.clock.now_ms();
-            for p in self.partitions.values() {
+            let all: Vec<_> = self.partitions.borrow().values().cloned().collect();
+            for p in all {
                 let due = p
                     .coordinator
                     .borrow()
@@ -1110,7 +1197,7 @@ mod tests {
             // A settled consumer group (its snapshot is written once, early,
             // so only checkpoints keep it) and a stream of simple commits.
             let joined = settle_group(&service).await;
-            let partition = service.partitions[&offsets_partition_for("ordered")].clone();
+            let partition = service.partitions.borrow()[&offsets_partition_for("ordered")].clone();
             let started = Instant::now();
             let mut offset = 0;
             while started.elapsed() < Duration::from_millis(2_000) {

@@ -18,10 +18,11 @@ use net::msg::init_producer_id_request::InitProducerIdRequest;
 use net::msg::init_producer_id_response::InitProducerIdResponse;
 use net::{ErrorCode, Uuid};
 
-use super::topic_error_code;
-use crate::cluster::catalogue::{TopicMeta, TOPIC_CONFIG_KEYS};
-use crate::cluster::topics::{self, NewTopic};
+use crate::cluster::driver;
+use crate::cluster::records::TopicId;
+use crate::cluster::topics::{NewTopic, TopicError, TOPIC_CONFIG_KEYS};
 use crate::config::Config;
+use crate::partition::TopicConfigs;
 use crate::shard::mesh::LocalFuture;
 use crate::shard::Shard;
 
@@ -33,7 +34,7 @@ const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
-/// Returns once the request is on its way to the catalogue shard (the
+/// Returns once the request is on its way to the controller shard (the
 /// connection's order), with the future of the response.
 pub async fn create_topics(
     shard: &Rc<Shard>,
@@ -58,7 +59,7 @@ pub async fn create_topics(
                 .collect(),
         })
         .collect();
-    let results = topics::create(shard, wanted.clone(), request.validate_only).await;
+    let results = driver::create_topics(shard, wanted.clone(), request.validate_only).await;
     let config = shard.config.clone();
     async move { created(&config, wanted, results.await) }
 }
@@ -66,21 +67,21 @@ pub async fn create_topics(
 fn created(
     config: &Config,
     wanted: Vec<NewTopic>,
-    results: Vec<Result<TopicMeta, crate::cluster::catalogue::TopicError>>,
+    results: Vec<Result<(TopicId, i32, i16), TopicError>>,
 ) -> CreateTopicsResponse {
     let topics = wanted
         .into_iter()
         .zip(results)
         .map(|(topic, result)| match result {
-            Ok(meta) => CreatableTopicResult {
+            Ok((id, partitions, replication_factor)) => CreatableTopicResult {
                 name: topic.name.clone(),
-                topic_id: Uuid(meta.id),
+                topic_id: Uuid(id.0),
                 error_code: 0,
                 error_message: None,
-                num_partitions: meta.partitions,
-                replication_factor: 1,
+                num_partitions: partitions,
+                replication_factor,
                 configs: Some(
-                    effective_topic_configs(config, &meta)
+                    effective_topic_configs(config, &topic.configs.iter().cloned().collect())
                         .into_iter()
                         .map(|(name, value, source)| CreatableTopicConfigs {
                             name,
@@ -95,7 +96,7 @@ fn created(
             },
             Err(e) => CreatableTopicResult {
                 name: topic.name,
-                error_code: topic_error_code(&e).code(),
+                error_code: e.error_code().code(),
                 error_message: Some(e.to_string()),
                 ..Default::default()
             },
@@ -107,7 +108,7 @@ fn created(
     }
 }
 
-/// Returns once the request is on its way to the catalogue shard (the
+/// Returns once the request is on its way to the controller shard (the
 /// connection's order), with the future of the response.
 pub async fn delete_topics(
     shard: &Rc<Shard>,
@@ -116,18 +117,16 @@ pub async fn delete_topics(
 ) -> impl Future<Output = DeleteTopicsResponse> + 'static {
     // v6 names topics by name or id; earlier versions by name only.
     let names: Vec<(Option<String>, Uuid)> = if version >= 6 {
-        let catalogue = shard.metadata.catalogue();
+        let image = shard.metadata.image();
         request
             .topics
             .into_iter()
             .map(|t| match t.name {
                 Some(name) => (Some(name), t.topic_id),
                 None => (
-                    catalogue
-                        .topics
-                        .iter()
-                        .find(|(_, m)| Uuid(m.id) == t.topic_id)
-                        .map(|(n, _)| n.clone()),
+                    image
+                        .topic(&TopicId(t.topic_id.0))
+                        .map(|topic| topic.name.clone()),
                     t.topic_id,
                 ),
             })
@@ -140,13 +139,13 @@ pub async fn delete_topics(
             .collect()
     };
     let known: Vec<String> = names.iter().filter_map(|(n, _)| n.clone()).collect();
-    let results = topics::delete(shard, known).await;
+    let results = driver::delete_topics(shard, known).await;
     async move { deleted(names, results.await) }
 }
 
 fn deleted(
     names: Vec<(Option<String>, Uuid)>,
-    results: Vec<Result<TopicMeta, crate::cluster::catalogue::TopicError>>,
+    results: Vec<Result<TopicId, TopicError>>,
 ) -> DeleteTopicsResponse {
     let mut results = results.into_iter();
     let responses = names
@@ -159,16 +158,16 @@ fn deleted(
                 ..Default::default()
             },
             Some(name) => match results.next().expect("one result per name") {
-                Ok(meta) => DeletableTopicResult {
+                Ok(id) => DeletableTopicResult {
                     name: Some(name),
-                    topic_id: Uuid(meta.id),
+                    topic_id: Uuid(id.0),
                     error_code: 0,
                     error_message: None,
                 },
                 Err(e) => DeletableTopicResult {
                     name: Some(name),
                     topic_id: id,
-                    error_code: topic_error_code(&e).code(),
+                    error_code: e.error_code().code(),
                     error_message: Some(e.to_string()),
                 },
             },
@@ -181,10 +180,10 @@ fn deleted(
 }
 
 /// (name, value, source) of every topic-level config, overrides first.
-fn effective_topic_configs(config: &Config, meta: &TopicMeta) -> Vec<(String, String, i8)> {
+fn effective_topic_configs(config: &Config, configs: &TopicConfigs) -> Vec<(String, String, i8)> {
     TOPIC_CONFIG_KEYS
         .iter()
-        .map(|&key| match meta.configs.get(key) {
+        .map(|&key| match configs.get(key) {
             Some(v) => (key.to_string(), v.clone(), SOURCE_TOPIC),
             None => (key.to_string(), topic_default(config, key), SOURCE_DEFAULT),
         })
@@ -249,7 +248,7 @@ pub fn describe_configs(
         .map(|resource| {
             let found = match resource.resource_type {
                 RESOURCE_TOPIC => match shard.metadata.topic(&resource.resource_name) {
-                    Some(meta) => Ok(effective_topic_configs(config, &meta)),
+                    Some(topic) => Ok(effective_topic_configs(config, &topic.configs)),
                     None => Err((ErrorCode::UnknownTopicOrPartition, "unknown topic")),
                 },
                 RESOURCE_BROKER => {
@@ -336,7 +335,7 @@ pub async fn init_producer_id(
         };
         return Box::pin(async move { response });
     }
-    let allocated = topics::allocate_producer_id(shard).await;
+    let allocated = driver::allocate_producer_id(shard).await;
     Box::pin(async move {
         match allocated.await {
             Ok(id) => InitProducerIdResponse {
@@ -344,7 +343,7 @@ pub async fn init_producer_id(
                 producer_epoch: 0,
                 ..Default::default()
             },
-            Err(e) => error(topic_error_code(&e)),
+            Err(e) => error(e.error_code()),
         }
     })
 }

@@ -14,7 +14,7 @@ use net::msg::fetch_request::FetchRequest;
 use net::msg::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
 use net::{ErrorCode, RecordSet};
 
-use super::route::ByOwner;
+use super::route::{locate, ByOwner};
 use crate::limits;
 use crate::partition::storage_error_code;
 use crate::shard::Shard;
@@ -61,27 +61,21 @@ pub async fn handle(shard: &Rc<Shard>, request: FetchRequest) -> FetchResponse {
     let mut responses: Vec<FetchableTopicResponse> = Vec::with_capacity(request.topics.len());
     let mut by_owner = ByOwner::new(shard.metadata.shard_count());
     for (t, topic) in request.topics.into_iter().enumerate() {
-        let partitions = shard.metadata.partition_count(&topic.topic);
         let mut out = FetchableTopicResponse {
             topic: topic.topic.clone(),
             partitions: Vec::with_capacity(topic.partitions.len()),
         };
         for (p, entry) in topic.partitions.into_iter().enumerate() {
-            let known = partitions.is_some_and(|n| entry.partition >= 0 && entry.partition < n);
+            let located = locate(shard, &topic.topic, entry.partition);
             out.partitions.push(PartitionData {
                 partition_index: entry.partition,
-                error_code: if known {
-                    0
-                } else {
-                    ErrorCode::UnknownTopicOrPartition.code()
-                },
+                error_code: located.err().map_or(0, |e| e.error.code()),
                 high_watermark: -1,
                 last_stable_offset: -1,
                 log_start_offset: -1,
                 ..Default::default()
             });
-            if known {
-                let owner = shard.metadata.shard_for(&topic.topic, entry.partition);
+            if let Ok(owner) = located {
                 let part = Part {
                     topic: topic.topic.clone(),
                     index: entry.partition,

@@ -19,6 +19,7 @@ use net::msg::*;
 use net::{encode_response, ApiResponse, EncodedFrame, Request, RequestHeader};
 
 use super::Peer;
+use crate::cluster::Owner;
 use crate::group::{api, ErrorCode, GroupService};
 use crate::shard::mesh::LocalFuture;
 use crate::shard::Shard;
@@ -86,14 +87,19 @@ where
     F: FnOnce(Rc<GroupService>) -> Fut + Send + 'static,
     Fut: Future<Output = R> + 'static,
 {
-    let owner = shard.metadata.shard_for_group(group_id);
-    let reply = shard
-        .send(owner, move |owner| job(owner.groups.clone()))
-        .await;
+    let reply = match shard.metadata.group_owner(group_id).1 {
+        Some(Owner::Local(owner)) => shard
+            .send(owner, move |owner| job(owner.groups.clone()))
+            .await
+            .map_err(|_| ErrorCode::CoordinatorNotAvailable),
+        // Another broker coordinates it: the client looks it up again.
+        Some(Owner::Remote { leader, .. }) if leader >= 0 => Err(ErrorCode::NotCoordinator),
+        _ => Err(ErrorCode::CoordinatorNotAvailable),
+    };
     async move {
         match reply {
             Ok(reply) => Ok(reply.await),
-            Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+            Err(error) => Err(error),
         }
     }
 }
@@ -103,45 +109,77 @@ fn find_coordinator(
     version: i16,
     r: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let config = &shard.config;
-    let answer = |key_type: i8| {
-        if key_type == KEY_TYPE_GROUP {
-            (ErrorCode::None, None)
-        } else {
-            (
-                ErrorCode::CoordinatorNotAvailable,
-                Some("transactions are not supported".to_string()),
-            )
-        }
+    let keys = if version >= 4 {
+        r.coordinator_keys
+    } else {
+        vec![r.key]
     };
+    let mut coordinators: Vec<Coordinator> = keys
+        .into_iter()
+        .map(|key| {
+            let located = if r.key_type == KEY_TYPE_GROUP {
+                coordinator_of(shard, &key)
+            } else {
+                Err((
+                    ErrorCode::CoordinatorNotAvailable,
+                    "transactions are not supported",
+                ))
+            };
+            match located {
+                Ok((node_id, host, port)) => Coordinator {
+                    key,
+                    node_id,
+                    host,
+                    port,
+                    ..Default::default()
+                },
+                Err((error, message)) => Coordinator {
+                    key,
+                    node_id: -1,
+                    host: String::new(),
+                    port: -1,
+                    error_code: error.code(),
+                    error_message: Some(message.to_string()),
+                },
+            }
+        })
+        .collect();
     if version >= 4 {
-        let (error, message) = answer(r.key_type);
-        let coordinators = r
-            .coordinator_keys
-            .into_iter()
-            .map(|key| Coordinator {
-                key,
-                node_id: config.node_id,
-                host: config.advertise_host.clone(),
-                port: i32::from(config.advertise_port),
-                error_code: error.code(),
-                error_message: message.clone(),
-            })
-            .collect();
         return FindCoordinatorResponse {
             coordinators,
             ..Default::default()
         };
     }
-    let (error, message) = answer(r.key_type);
+    let one = coordinators.pop().expect("one key before v4");
     FindCoordinatorResponse {
-        error_code: error.code(),
-        error_message: message,
-        node_id: config.node_id,
-        host: config.advertise_host.clone(),
-        port: i32::from(config.advertise_port),
+        error_code: one.error_code,
+        error_message: one.error_message,
+        node_id: one.node_id,
+        host: one.host,
+        port: one.port,
         ..Default::default()
     }
+}
+
+/// The broker coordinating `group_id`: the leader of its
+/// `__consumer_offsets` partition, with its client endpoint.
+fn coordinator_of(
+    shard: &Shard,
+    group_id: &str,
+) -> Result<(i32, String, i32), (ErrorCode, &'static str)> {
+    let not_available = (
+        ErrorCode::CoordinatorNotAvailable,
+        "the group's coordinator has no leader yet",
+    );
+    let leader = match shard.metadata.group_owner(group_id).1 {
+        Some(Owner::Local(_)) => shard.config.node_id,
+        Some(Owner::Remote { leader, .. }) if leader >= 0 => leader,
+        _ => return Err(not_available),
+    };
+    let image = shard.metadata.image();
+    let broker = image.broker(leader).ok_or(not_available)?;
+    let endpoint = broker.registration.endpoints.first().ok_or(not_available)?;
+    Ok((leader, endpoint.host.clone(), i32::from(endpoint.port)))
 }
 
 async fn join_group(

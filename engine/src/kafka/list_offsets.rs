@@ -10,8 +10,8 @@ use net::msg::list_offsets_response::{
 use net::ErrorCode;
 
 use super::join_all;
-use super::route::ByOwner;
-use crate::partition::{storage_error_code, LEADER_EPOCH};
+use super::route::{locate, ByOwner};
+use crate::partition::storage_error_code;
 use crate::shard::Shard;
 
 const LATEST: i64 = -1;
@@ -25,25 +25,25 @@ struct Part {
     timestamp: i64,
 }
 
-type Found = Result<(i64, i64), ErrorCode>;
+/// (timestamp, offset, leader epoch) for the query.
+type Found = Result<(i64, i64, i32), ErrorCode>;
 
 pub async fn handle(shard: &Rc<Shard>, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut by_owner = ByOwner::new(shard.metadata.shard_count());
     for (t, topic) in request.topics.into_iter().enumerate() {
-        let partitions = shard.metadata.partition_count(&topic.name);
         let mut out = ListOffsetsTopicResponse {
             name: topic.name.clone(),
             partitions: Vec::with_capacity(topic.partitions.len()),
         };
         for (p, entry) in topic.partitions.into_iter().enumerate() {
+            let located = locate(shard, &topic.name, entry.partition_index);
             out.partitions.push(ListOffsetsPartitionResponse {
                 partition_index: entry.partition_index,
-                error_code: ErrorCode::UnknownTopicOrPartition.code(),
+                error_code: located.err().map_or(0, |e| e.error.code()),
                 ..Default::default()
             });
-            if partitions.is_some_and(|n| entry.partition_index >= 0 && entry.partition_index < n) {
-                let owner = shard.metadata.shard_for(&topic.name, entry.partition_index);
+            if let Ok(owner) = located {
                 let part = Part {
                     topic: topic.name.clone(),
                     index: entry.partition_index,
@@ -62,11 +62,11 @@ pub async fn handle(shard: &Rc<Shard>, request: ListOffsetsRequest) -> ListOffse
     for ((t, p), result) in found {
         let out = &mut topics[t].partitions[p];
         match result {
-            Ok((timestamp, offset)) => {
+            Ok((timestamp, offset, leader_epoch)) => {
                 out.error_code = 0;
                 out.timestamp = timestamp;
                 out.offset = offset;
-                out.leader_epoch = LEADER_EPOCH;
+                out.leader_epoch = leader_epoch;
             }
             Err(code) => out.error_code = code.code(),
         }
@@ -94,18 +94,14 @@ async fn lookup_on_owner(shard: Rc<Shard>, parts: Vec<Part>) -> Vec<Found> {
     join_all(lookups).await
 }
 
-/// Runs on the owner: (timestamp, offset) for the query.
-async fn lookup(
-    shard: Rc<Shard>,
-    topic: String,
-    index: i32,
-    timestamp: i64,
-) -> Result<(i64, i64), ErrorCode> {
+/// Runs on the owner: (timestamp, offset, leader epoch) for the query.
+async fn lookup(shard: Rc<Shard>, topic: String, index: i32, timestamp: i64) -> Found {
     let partition = shard
         .partitions
         .get(&topic, index)
         .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-    match timestamp {
+    let epoch = partition.leader_epoch();
+    let (timestamp, offset) = match timestamp {
         LATEST => Ok((-1, partition.high_watermark())),
         EARLIEST => Ok((-1, partition.log_start_offset())),
         MAX_TIMESTAMP => Err(ErrorCode::UnsupportedVersion),
@@ -116,5 +112,6 @@ async fn lookup(
             Ok(None) => Ok((-1, -1)),
             Err(e) => Err(storage_error_code(&e)),
         },
-    }
+    }?;
+    Ok((timestamp, offset, epoch))
 }

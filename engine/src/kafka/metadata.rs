@@ -1,5 +1,7 @@
-//! Metadata: this broker is the only node, the controller, and the leader
-//! (and whole ISR) of every partition.
+//! Metadata: the live brokers with their endpoints and racks, the
+//! controller, and every requested topic's partitions with their leader,
+//! leader epoch, replicas, in-sync replicas and offline replicas, from this
+//! shard's copy of the cluster metadata (no cross-shard call).
 
 use std::rc::Rc;
 
@@ -9,55 +11,56 @@ use net::msg::metadata_response::{
 };
 use net::{ErrorCode, Uuid};
 
-use super::topic_error_code;
-use crate::cluster::catalogue::{validate_topic_name, TopicMeta};
-use crate::cluster::topics;
+use crate::cluster::driver;
+use crate::cluster::image::{MetadataImage, TopicImage};
+use crate::cluster::records::{TopicId, NO_LEADER};
+use crate::cluster::topics::validate_topic_name;
+use crate::group::placement::OFFSETS_TOPIC;
 use crate::shard::Shard;
 
 pub async fn handle(shard: &Rc<Shard>, version: i16, request: MetadataRequest) -> MetadataResponse {
     let config = &shard.config;
-    let node_id = config.node_id;
     // v0 asks for every topic with an empty list; v1+ with a null one.
-    let requested: Option<Vec<Option<String>>> = match request.topics {
+    let requested: Option<Vec<(Option<String>, Uuid)>> = match request.topics {
         None => None,
         Some(list) if list.is_empty() && version == 0 => None,
-        Some(list) => Some(list.into_iter().map(|t| t.name).collect()),
+        Some(list) => Some(list.into_iter().map(|t| (t.name, t.topic_id)).collect()),
     };
     let auto_create = request.allow_auto_topic_creation && config.topics.auto_create;
 
     let mut topics = Vec::new();
     match requested {
         None => {
-            let catalogue = shard.metadata.catalogue();
-            for (name, meta) in &catalogue.topics {
-                topics.push(describe(node_id, name, meta));
-            }
+            let image = shard.metadata.image();
+            topics.extend(image.topics().map(|t| describe(&image, t)));
         }
         Some(names) => {
-            for name in names {
-                let Some(name) = name else {
-                    // Lookup by topic id only: not supported below Metadata v10 semantics here.
-                    topics.push(error_topic(None, ErrorCode::UnknownTopicId));
-                    continue;
+            for (name, id) in names {
+                let name = match name {
+                    Some(name) => name,
+                    // v10+: a topic named by id alone.
+                    None => {
+                        let image = shard.metadata.image();
+                        match image.topic(&TopicId(id.0)) {
+                            Some(topic) => topics.push(describe(&image, topic)),
+                            None => topics.push(error_topic(None, ErrorCode::UnknownTopicId)),
+                        }
+                        continue;
+                    }
                 };
                 if let Err(e) = validate_topic_name(&name) {
-                    topics.push(error_topic(Some(name), topic_error_code(&e)));
+                    topics.push(error_topic(Some(name), e.error_code()));
                     continue;
                 }
-                let known = shard.metadata.topic(&name);
-                let meta = match known {
-                    Some(meta) => Some(meta),
-                    None if auto_create => match topics::ensure(shard, &name).await {
-                        Ok(_) => shard.metadata.topic(&name),
-                        Err(e) => {
-                            topics.push(error_topic(Some(name), topic_error_code(&e)));
-                            continue;
-                        }
-                    },
-                    None => None,
-                };
-                match meta {
-                    Some(meta) => topics.push(describe(node_id, &name, &meta)),
+                if shard.metadata.partition_count(&name).is_none() && auto_create {
+                    if let Err(e) = driver::ensure_topic(shard, &name).await {
+                        topics.push(error_topic(Some(name), e.error_code()));
+                        continue;
+                    }
+                }
+                let image = shard.metadata.image();
+                match image.topic_by_name(&name) {
+                    Some(topic) => topics.push(describe(&image, topic)),
                     None => {
                         topics.push(error_topic(Some(name), ErrorCode::UnknownTopicOrPartition))
                     }
@@ -66,35 +69,71 @@ pub async fn handle(shard: &Rc<Shard>, version: i16, request: MetadataRequest) -
         }
     }
 
+    let image = shard.metadata.image();
     MetadataResponse {
-        brokers: vec![MetadataResponseBroker {
-            node_id,
-            host: config.advertise_host.clone(),
-            port: config.advertise_port as i32,
-            rack: None,
-        }],
+        brokers: live_brokers(&image),
         cluster_id: Some(config.cluster_id.clone()),
-        controller_id: node_id,
+        controller_id: controller_id_for_clients(shard),
         topics,
         ..Default::default()
     }
 }
 
-fn describe(node_id: i32, name: &str, meta: &TopicMeta) -> MetadataResponseTopic {
+/// The "controller" Metadata and DescribeCluster name: this broker, as a
+/// KRaft broker names a live broker. Clients send admin requests to it and
+/// every broker forwards metadata changes to the controller leader, so
+/// naming the leader itself would only make a client wait for a dead one
+/// during an election. DescribeQuorum tells the real leader.
+pub fn controller_id_for_clients(shard: &Shard) -> i32 {
+    shard.config.node_id
+}
+
+/// The unfenced brokers with their client endpoint.
+pub fn live_brokers(image: &MetadataImage) -> Vec<MetadataResponseBroker> {
+    image
+        .brokers()
+        .filter(|b| !b.fenced)
+        .filter_map(|b| {
+            let endpoint = b.registration.endpoints.first()?;
+            Some(MetadataResponseBroker {
+                node_id: b.node_id(),
+                host: endpoint.host.clone(),
+                port: i32::from(endpoint.port),
+                rack: b.registration.rack.clone(),
+            })
+        })
+        .collect()
+}
+
+fn describe(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTopic {
     MetadataResponseTopic {
         error_code: ErrorCode::None.code(),
-        name: Some(name.to_string()),
-        topic_id: Uuid(meta.id),
-        is_internal: name.starts_with("__"),
-        partitions: (0..meta.partitions)
-            .map(|index| MetadataResponsePartition {
-                error_code: ErrorCode::None.code(),
-                partition_index: index,
-                leader_id: node_id,
-                leader_epoch: crate::partition::LEADER_EPOCH,
-                replica_nodes: vec![node_id],
-                isr_nodes: vec![node_id],
-                offline_replicas: Vec::new(),
+        name: Some(topic.name.clone()),
+        topic_id: Uuid(topic.id.0),
+        is_internal: topic.name == OFFSETS_TOPIC,
+        partitions: topic
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                let (isr, offline): (Vec<i32>, Vec<i32>) =
+                    p.replicas.iter().partition(|&&r| image.is_live(r));
+                MetadataResponsePartition {
+                    // A partition without a leader is offline until one of
+                    // its replicas is back; clients retry.
+                    error_code: if p.leader == NO_LEADER {
+                        ErrorCode::LeaderNotAvailable.code()
+                    } else {
+                        ErrorCode::None.code()
+                    },
+                    partition_index: index as i32,
+                    leader_id: p.leader,
+                    leader_epoch: p.leader_epoch,
+                    replica_nodes: p.replicas.clone(),
+                    // Unreplicated partitions: the live replica is in sync.
+                    isr_nodes: isr,
+                    offline_replicas: offline,
+                }
             })
             .collect(),
         ..Default::default()

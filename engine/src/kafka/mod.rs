@@ -11,6 +11,7 @@
 //! the task `dispatch` returns, concurrently with later requests.
 
 mod admin;
+mod cluster_info;
 pub mod conn;
 mod connections;
 mod fetch;
@@ -66,6 +67,8 @@ const HANDLED: &[ApiKey] = &[
     ApiKey::DescribeConfigs,
     ApiKey::SaslAuthenticate,
     ApiKey::DeleteGroups,
+    ApiKey::DescribeCluster,
+    ApiKey::DescribeQuorum,
 ];
 
 /// Whether this broker answers `api`.
@@ -152,6 +155,8 @@ async fn read(shard: &Rc<Shard>, version: i16, request: Request) -> Option<Box<d
         Request::Fetch(r) => Box::new(fetch::handle(shard, r).await),
         Request::ListOffsets(r) => Box::new(list_offsets::handle(shard, r).await),
         Request::DescribeConfigs(r) => Box::new(admin::describe_configs(shard, r)),
+        Request::DescribeCluster(r) => Box::new(cluster_info::describe_cluster(shard, r)),
+        Request::DescribeQuorum(r) => Box::new(cluster_info::describe_quorum(shard, r).await),
         Request::SaslHandshake(_) => Box::new(SaslHandshakeResponse {
             error_code: ErrorCode::UnsupportedSaslMechanism.code(),
             mechanisms: Vec::new(),
@@ -176,25 +181,6 @@ trait Encodable {
 impl<R: ApiResponse> Encodable for R {
     fn encode(&self, correlation_id: i32, version: i16) -> EncodedFrame {
         encode_response(correlation_id, version, self)
-    }
-}
-
-/// The Kafka error for a catalogue failure.
-pub(crate) fn topic_error_code(e: &crate::cluster::catalogue::TopicError) -> ErrorCode {
-    use crate::cluster::catalogue::TopicError;
-    match e {
-        TopicError::AlreadyExists => ErrorCode::TopicAlreadyExists,
-        TopicError::InvalidName(_) => ErrorCode::InvalidTopicException,
-        TopicError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
-        TopicError::InvalidReplicationFactor(_) => ErrorCode::InvalidReplicationFactor,
-        TopicError::InvalidConfig(_) => ErrorCode::InvalidConfig,
-        TopicError::TooManyTopics => ErrorCode::PolicyViolation,
-        TopicError::Unknown => ErrorCode::UnknownTopicOrPartition,
-        TopicError::Store(_)
-        | TopicError::OpenPartition { .. }
-        | TopicError::DeletePartitions { .. } => ErrorCode::KafkaStorageError,
-        // The controller shard is shutting down: the client retries.
-        TopicError::ShardGone(_) => ErrorCode::NotController,
     }
 }
 

@@ -13,12 +13,13 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use net::msg::produce_request::ProduceRequest;
-use net::msg::produce_response::{PartitionProduceResponse, ProduceResponse, TopicProduceResponse};
+use net::msg::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+};
 use net::ErrorCode;
 
-use super::route::ByOwner;
-use super::topic_error_code;
-use crate::cluster::topics;
+use super::route::{locate, ByOwner};
+use crate::cluster::driver;
 use crate::partition::{Appended, Partition};
 use crate::shard::mesh::LocalFuture;
 use crate::shard::Shard;
@@ -63,6 +64,9 @@ pub async fn dispatch(
         None
     };
     let mut by_owner = ByOwner::new(shard.metadata.shard_count());
+    // Brokers named in NOT_LEADER_OR_FOLLOWER hints (KIP-951): their
+    // endpoints go with the answer, so clients need no metadata round trip.
+    let mut leaders = Vec::new();
     if let Some(code) = refusal {
         for p in responses
             .iter_mut()
@@ -72,22 +76,28 @@ pub async fn dispatch(
         }
     } else {
         for (t, topic) in request.topic_data.into_iter().enumerate() {
-            let partitions = match topics::ensure(shard, &topic.name).await {
-                Ok(n) => n,
-                Err(e) => {
-                    for p in &mut responses[t].partition_responses {
-                        p.error_code = topic_error_code(&e).code();
-                    }
-                    continue;
+            if let Err(e) = driver::ensure_topic(shard, &topic.name).await {
+                for p in &mut responses[t].partition_responses {
+                    p.error_code = e.error_code().code();
                 }
-            };
+                continue;
+            }
             for (p, entry) in topic.partition_data.into_iter().enumerate() {
-                if entry.index < 0 || entry.index >= partitions {
-                    responses[t].partition_responses[p].error_code =
-                        ErrorCode::UnknownTopicOrPartition.code();
-                    continue;
-                }
-                let owner = shard.metadata.shard_for(&topic.name, entry.index);
+                let owner = match locate(shard, &topic.name, entry.index) {
+                    Ok(owner) => owner,
+                    Err(elsewhere) => {
+                        let out = &mut responses[t].partition_responses[p];
+                        out.error_code = elsewhere.error.code();
+                        if let Some((leader_id, leader_epoch)) = elsewhere.leader {
+                            out.current_leader = LeaderIdAndEpoch {
+                                leader_id,
+                                leader_epoch,
+                            };
+                            leaders.push(leader_id);
+                        }
+                        continue;
+                    }
+                };
                 let part = Part {
                     topic: topic.name.clone(),
                     index: entry.index,
@@ -97,6 +107,7 @@ pub async fn dispatch(
             }
         }
     }
+    let node_endpoints = endpoints_of(shard, leaders);
     let durable = acks != 0;
     let gathered = by_owner
         .send(
@@ -118,9 +129,30 @@ pub async fn dispatch(
         }
         (acks != 0).then(|| ProduceResponse {
             responses,
+            node_endpoints,
             ..Default::default()
         })
     }
+}
+
+/// The client endpoints of `nodes` (each once), for leader hints.
+fn endpoints_of(shard: &Shard, mut nodes: Vec<i32>) -> Vec<NodeEndpoint> {
+    nodes.sort_unstable();
+    nodes.dedup();
+    let image = shard.metadata.image();
+    nodes
+        .into_iter()
+        .filter_map(|node_id| {
+            let broker = image.broker(node_id)?;
+            let endpoint = broker.registration.endpoints.first()?;
+            Some(NodeEndpoint {
+                node_id,
+                host: endpoint.host.clone(),
+                port: i32::from(endpoint.port),
+                rack: broker.registration.rack.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Runs on the owner shard, called in the order the owner received its

@@ -7,14 +7,50 @@
 //! [`ByOwner::send`] hands each owner its entries, one owner after the other,
 //! through the ordered path of [`Shard::send`], so the synchronous part of
 //! the owner's job runs in the order the connection sent its requests; the
-//! returned [`Gathered`] joins the owners' answers by slot.
+//! returned [`Gathered`] joins the owners' answers by slot. [`locate`] says
+//! which shard of this broker serves a partition, or why none does.
 
 use std::future::Future;
 use std::rc::Rc;
 
+use net::ErrorCode;
+
+use crate::cluster::records::{NodeId, NO_LEADER};
+use crate::cluster::Owner;
 use crate::shard::mesh::{Reply, ShardGone};
-use crate::shard::Shard;
-use crate::shard::ShardId;
+use crate::shard::{Shard, ShardId};
+
+/// Why a partition is not served here, for its answer: the error and, when
+/// another broker leads it, that leader and its epoch (KIP-951 hints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elsewhere {
+    pub error: ErrorCode,
+    pub leader: Option<(NodeId, i32)>,
+}
+
+/// The shard of this broker that serves `partition` of `topic`, or why
+/// none does: the partition does not exist, has no leader, or is led by
+/// another broker (never a hop to another node inside a Kafka request).
+pub fn locate(shard: &Shard, topic: &str, partition: i32) -> Result<ShardId, Elsewhere> {
+    match shard.metadata.owner(topic, partition) {
+        Some(Owner::Local(owner)) => Ok(owner),
+        Some(Owner::Remote { leader, .. }) if leader == NO_LEADER => Err(Elsewhere {
+            error: ErrorCode::LeaderNotAvailable,
+            leader: None,
+        }),
+        Some(Owner::Remote {
+            leader,
+            leader_epoch,
+        }) => Err(Elsewhere {
+            error: ErrorCode::NotLeaderOrFollower,
+            leader: Some((leader, leader_epoch)),
+        }),
+        None => Err(Elsewhere {
+            error: ErrorCode::UnknownTopicOrPartition,
+            leader: None,
+        }),
+    }
+}
 
 /// Where an entry sits in its request: (topic position, partition position).
 pub type Slot = (usize, usize);

@@ -19,26 +19,31 @@ use net::{ApiKey, Request, RequestHeader, Response};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
-use crate::cluster::catalogue::Catalogue;
-use crate::cluster::placement::{Placement, ShardId};
+use crate::cluster::Owner;
 use crate::delays::{schedule, Point};
 use crate::kafka::Peer;
 use crate::kafka::Responding;
 use crate::shard::Shard;
+use crate::shard::ShardId;
 use crate::testing::{self, Rendezvous};
 
 const PRODUCE_VERSION: i16 = 9;
 
-/// A catalogue with one-partition topics `t0..t{count}`.
-fn catalogue(count: usize) -> Catalogue {
-    let mut catalogue = Catalogue::default();
-    for t in 0..count {
-        let meta = catalogue
-            .check_new_topic(&format!("t{t}"), 1, 1, &[])
-            .unwrap();
-        catalogue.topics.insert(format!("t{t}"), meta);
+/// The names of one-partition topics `t0..t{count}`.
+fn topic_names(count: usize) -> Vec<String> {
+    (0..count).map(|t| format!("t{t}")).collect()
+}
+
+fn one_partition_each(names: &[String]) -> Vec<(&str, i32)> {
+    names.iter().map(|n| (n.as_str(), 1)).collect()
+}
+
+/// The shard of this broker that owns partition 0 of `topic`.
+fn owner_of(shard: &Shard, topic: &str) -> ShardId {
+    match shard.metadata.owner(topic, 0) {
+        Some(Owner::Local(owner)) => owner,
+        other => panic!("{topic}-0 is not served here: {other:?}"),
     }
-    catalogue
 }
 
 /// A one-topic, one-partition, one-batch Produce of `value` with acks=1.
@@ -128,16 +133,6 @@ async fn log_values(shard: &Rc<Shard>, topic: &str) -> Vec<String> {
     values
 }
 
-/// Topics of `catalogue` by owner shard.
-fn owners(catalogue: &Catalogue, shard_count: usize) -> HashMap<String, ShardId> {
-    let placement = Placement::new(shard_count);
-    catalogue
-        .topics
-        .keys()
-        .map(|t| (t.clone(), placement.shard_for(t, 0)))
-        .collect()
-}
-
 /// A request that is slow between reaching its partition's owner and
 /// appending (here 30 ms, as a full disk queue or a long validation might
 /// make it) must not let the request sent after it on the same connection
@@ -145,19 +140,26 @@ fn owners(catalogue: &Catalogue, shard_count: usize) -> HashMap<String, ShardId>
 /// other one.
 #[test]
 fn a_delayed_first_request_is_not_overtaken() {
-    let catalogue = catalogue(4);
-    let owned = owners(&catalogue, 2);
+    let names = topic_names(2);
+    let mut seen = Vec::new();
     for connection_shard in 0..2 {
-        for (topic, &owner) in &owned {
+        for topic in &names {
             let (config, _dir) = testing::config(2, "");
             let topic = topic.clone();
             let logged = Arc::new(Mutex::new(Vec::new()));
+            let owned_by = Arc::new(Mutex::new(None));
             let rendezvous = Rendezvous::new(2);
-            let found = logged.clone();
-            testing::run_shards(config, catalogue.clone(), move |shard| {
-                let (topic, logged, rendezvous) =
-                    (topic.clone(), found.clone(), rendezvous.clone());
+            let (found, owner_found) = (logged.clone(), owned_by.clone());
+            testing::run_shards(config, &one_partition_each(&names), move |shard| {
+                let (topic, logged, owned_by, rendezvous) = (
+                    topic.clone(),
+                    found.clone(),
+                    owner_found.clone(),
+                    rendezvous.clone(),
+                );
                 async move {
+                    let owner = owner_of(&shard, &topic);
+                    *owned_by.lock().unwrap() = Some(owner);
                     if shard.id == owner {
                         let first = Rc::new(RefCell::new(true));
                         schedule::set(move |point| match point {
@@ -177,13 +179,19 @@ fn a_delayed_first_request_is_not_overtaken() {
                     }
                 }
             });
+            let owner = owned_by.lock().unwrap().expect("an owner");
             assert_eq!(
                 *logged.lock().unwrap(),
                 ["first", "second"],
                 "connection on shard {connection_shard}, partition on shard {owner}"
             );
+            seen.push(connection_shard == owner);
         }
     }
+    assert!(
+        seen.contains(&true) && seen.contains(&false),
+        "both the local and the cross-shard path ran"
+    );
 }
 
 /// One random run: `connections` connections per shard each send `requests`
@@ -199,13 +207,14 @@ fn random_interleaving(
     channel_capacity: usize,
     delay_max_us: u64,
 ) {
-    let catalogue = catalogue(topics);
-    let owned = owners(&catalogue, 2);
+    let names = topic_names(topics);
     let (config, _dir) = testing::config(2, "");
     let logs = Arc::new(Mutex::new(HashMap::new()));
     let rendezvous = Rendezvous::new(2);
     let found = logs.clone();
-    testing::run_shards_with_capacity(config, catalogue, channel_capacity, move |shard| {
+    let owned = names.clone();
+    let created = one_partition_each(&names);
+    testing::run_shards_with_capacity(config, &created, channel_capacity, move |shard| {
         let (logs, rendezvous, owned) = (found.clone(), rendezvous.clone(), owned.clone());
         async move {
             let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ shard.id as u64);
@@ -234,8 +243,8 @@ fn random_interleaving(
                 task.await;
             }
             rendezvous.wait().await;
-            for (topic, owner) in owned {
-                if owner == shard.id {
+            for topic in owned {
+                if owner_of(&shard, &topic) == shard.id {
                     let values = log_values(&shard, &topic).await;
                     logs.lock().unwrap().insert(topic, values);
                 }
@@ -307,7 +316,7 @@ fn pipelined_offset_commits_apply_in_request_order() {
         let (config, _dir) = testing::config(2, "");
         let committed = Arc::new(Mutex::new(None));
         let found = committed.clone();
-        testing::run_shards_with_capacity(config, catalogue(1), 1, move |shard| {
+        testing::run_shards_with_capacity(config, &[("t0", 1)], 1, move |shard| {
             let found = found.clone();
             async move {
                 if shard.id != connection_shard {

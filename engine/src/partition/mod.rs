@@ -12,6 +12,7 @@ pub mod producer;
 
 pub use partitions::Partitions;
 
+use std::cell::Cell;
 use std::cell::RefCell;
 use std::future::Future;
 use std::path::PathBuf;
@@ -22,19 +23,19 @@ use net::ErrorCode;
 use storage::batch::{split_batch, BatchHeader};
 use storage::{Log, LogConfig, ReadResult, RetentionReport, StorageError};
 
-use crate::cluster::catalogue::TopicMeta;
+/// A topic's config overrides, by Kafka config name.
+pub type TopicConfigs = std::collections::BTreeMap<String, String>;
 use crate::config::Config;
 use crate::sequencer::{Sequencer, Ticket};
 use producer::{last_sequence, BatchRecord, ProducerTable, SequenceCheck, NO_PRODUCER_ID};
-
-/// The leader epoch stamped into batches. A single node never changes
-/// leader; Raft terms take this place later.
-pub const LEADER_EPOCH: i32 = 0;
 
 pub struct Partition {
     pub topic: String,
     pub index: i32,
     log: Log,
+    /// The leader epoch the controller gave this partition; stamped into
+    /// every batch this broker appends as leader.
+    leader_epoch: Cell<i32>,
     /// Largest batch accepted: the broker's limit, or the topic's
     /// `max.message.bytes` if lower.
     batch_bytes_max: usize,
@@ -63,8 +64,8 @@ pub fn partition_dir(data_dir: &std::path::Path, topic: &str, index: i32) -> Pat
 
 /// The storage settings of one topic: broker defaults with the topic's
 /// overrides applied.
-pub fn log_config(config: &Config, meta: &TopicMeta) -> LogConfig {
-    let get = |key: &str| meta.configs.get(key).and_then(|v| v.parse::<i64>().ok());
+pub fn log_config(config: &Config, configs: &TopicConfigs) -> LogConfig {
+    let get = |key: &str| configs.get(key).and_then(|v| v.parse::<i64>().ok());
     LogConfig {
         segment_bytes_max: get("segment.bytes").map_or(config.log.segment_bytes, |v| v as u64),
         segment_age_ms: get("segment.ms").map_or(config.log.segment_ms, |v| v as u64),
@@ -100,10 +101,10 @@ impl Partition {
         config: &Config,
         topic: &str,
         index: i32,
-        meta: &TopicMeta,
+        configs: &TopicConfigs,
     ) -> Result<Rc<Self>, StorageError> {
         let dir = partition_dir(&config.data_dir, topic, index);
-        let (log, report) = Log::open(&dir, log_config(config, meta), storage).await?;
+        let (log, report) = Log::open(&dir, log_config(config, configs), storage).await?;
         if let Some(torn) = &report.torn_tail {
             tracing::warn!(topic, partition = index, ?torn, "recovery cut a torn tail");
         }
@@ -112,8 +113,8 @@ impl Partition {
             topic: topic.to_string(),
             index,
             log,
-            batch_bytes_max: meta
-                .configs
+            leader_epoch: Cell::new(0),
+            batch_bytes_max: configs
                 .get("max.message.bytes")
                 .and_then(|v| v.parse::<usize>().ok())
                 .map_or(config.server.batch_bytes_max, |topic| {
@@ -252,7 +253,7 @@ impl Partition {
         // second time in the log cost ~10% of a produce's CPU.
         let info = self
             .log
-            .append_crc_verified(records, LEADER_EPOCH)
+            .append_crc_verified(records, self.leader_epoch.get())
             .await
             .map_err(|e| {
             tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "append failed");
@@ -308,6 +309,17 @@ impl Partition {
                 .map_err(|e| storage_error_code(&e))?;
         }
         Ok(())
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.get()
+    }
+
+    /// Takes the leader epoch the controller gave the partition. Epochs
+    /// never go back.
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        assert!(epoch >= self.leader_epoch.get(), "leader epoch went back");
+        self.leader_epoch.set(epoch);
     }
 
     /// The visible end: offsets below it may be read. On a single node it

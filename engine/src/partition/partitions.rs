@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use storage::StorageError;
 
-use super::Partition;
+use super::{Partition, TopicConfigs};
 use crate::clock::Clock;
-use crate::cluster::catalogue::TopicMeta;
 use crate::config::Config;
 
 pub struct Partitions {
@@ -58,35 +57,45 @@ impl Partitions {
         self.len() == 0
     }
 
-    /// Opens (recovering) each partition of `owned`; returns how many.
-    pub async fn open_all(
-        &self,
-        owned: Vec<(String, i32, TopicMeta)>,
-    ) -> Result<usize, StorageError> {
-        let count = owned.len();
-        for (topic, index, meta) in owned {
-            self.open_one(&topic, index, &meta).await?;
-        }
-        Ok(count)
-    }
-
-    /// Opens one partition this shard owns, if it is not open yet.
+    /// Opens (recovering) one partition this shard owns, unless it is open
+    /// already; returns it.
     pub async fn open_one(
         &self,
         topic: &str,
         index: i32,
-        meta: &TopicMeta,
-    ) -> Result<(), StorageError> {
-        if self.get(topic, index).is_some() {
-            return Ok(());
+        configs: &TopicConfigs,
+    ) -> Result<Rc<Partition>, StorageError> {
+        if let Some(open) = self.get(topic, index) {
+            return Ok(open);
         }
-        let partition = Partition::open(&self.storage, &self.config, topic, index, meta).await?;
+        let partition = Partition::open(&self.storage, &self.config, topic, index, configs).await?;
+        // Another open of the same partition may have finished meanwhile.
+        if let Some(open) = self.get(topic, index) {
+            partition.close().await?;
+            return Ok(open);
+        }
         self.map
             .borrow_mut()
             .entry(partition.topic.clone())
             .or_default()
-            .insert(partition.index, partition);
-        Ok(())
+            .insert(partition.index, partition.clone());
+        Ok(partition)
+    }
+
+    /// Closes one partition this shard no longer owns (its files stay).
+    pub async fn close_one(&self, topic: &str, index: i32) -> Result<(), StorageError> {
+        let closing = {
+            let mut map = self.map.borrow_mut();
+            let closing = map.get_mut(topic).and_then(|m| m.remove(&index));
+            if map.get(topic).is_some_and(BTreeMap::is_empty) {
+                map.remove(topic);
+            }
+            closing
+        };
+        match closing {
+            Some(partition) => partition.close().await,
+            None => Ok(()),
+        }
     }
 
     /// Removes a deleted topic's partitions on this shard, files included.

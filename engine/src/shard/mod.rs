@@ -5,20 +5,22 @@
 //!
 //! The services: [`Connections`] (the Kafka connections' limits and
 //! budgets), [`MetadataCache`] (this shard's replica of the cluster
-//! metadata: topics and who owns what), [`Controller`] (the metadata
-//! writer's state, used on the controller shard only), [`Partitions`] and
-//! [`GroupService`]. None of them knows the others or this container; the
-//! request layer (`kafka`) and the cluster's change driver use the
-//! container to combine them.
+//! metadata: topics and who owns what) with its [`Effects`], the
+//! [`ClusterNode`] (the controller, on the controller shard only), the
+//! [`Transport`] to other nodes, [`Partitions`] and [`GroupService`]. None
+//! of them knows the others or this container; the request layer (`kafka`)
+//! and the cluster's driver use the container to combine them.
 
 pub mod mesh;
 
+use std::cell::OnceCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::cluster::{Controller, MetadataCache};
+use crate::cluster::transport::Transport;
+use crate::cluster::{ClusterNode, Effects, MetadataCache};
 use crate::config::Config;
 use crate::group::GroupService;
 use crate::kafka::Connections;
@@ -35,7 +37,12 @@ pub struct Shard {
     pub shutdown: Arc<Shutdown>,
     pub connections: Connections,
     pub metadata: MetadataCache,
-    pub controller: Controller,
+    /// The side effects of applied metadata on this shard, in order.
+    pub effects: Effects,
+    /// The cluster's state (the controller): on the controller shard only.
+    pub cluster: OnceCell<Rc<ClusterNode>>,
+    /// Links to the other nodes of the cluster.
+    pub transport: Transport,
     pub partitions: Rc<Partitions>,
     pub groups: Rc<GroupService>,
 }
@@ -75,22 +82,6 @@ impl Shard {
             .send(self, target, move |shard| {
                 Box::pin(job(shard)) as LocalFuture<R>
             })
-            .await
-    }
-
-    /// Runs `job` on the shard that coordinates consumer group `group_id`:
-    /// the hook through which group requests reach their coordinator.
-    pub async fn call_group<R, F, Fut>(
-        self: &Rc<Self>,
-        group_id: &str,
-        job: F,
-    ) -> Result<R, ShardGone>
-    where
-        R: Send + 'static,
-        F: FnOnce(Rc<Shard>) -> Fut + Send + 'static,
-        Fut: Future<Output = R> + 'static,
-    {
-        self.call(self.metadata.shard_for_group(group_id), job)
             .await
     }
 
