@@ -85,6 +85,13 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(options: BrokerOptions) -> Broker {
+        let mut broker = Broker::new(options, free_port());
+        broker.spawn();
+        broker
+    }
+
+    /// A broker on `port`, not started yet.
+    fn new(options: BrokerOptions, port: u16) -> Broker {
         let data = tempfile::Builder::new()
             .prefix("sluice-e2e-")
             .tempdir()
@@ -95,17 +102,15 @@ impl Broker {
                 .tempdir_in(parent)
                 .expect("temp data dir")
         });
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut broker = Broker {
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        Broker {
             addr,
             options,
             data,
             data_elsewhere,
             child: None,
             starts: 0,
-        };
-        broker.spawn();
-        broker
+        }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -125,6 +130,13 @@ impl Broker {
     }
 
     fn spawn(&mut self) {
+        self.spawn_unready();
+        self.wait_ready();
+    }
+
+    /// Starts the process without waiting for it to listen (a cluster's
+    /// nodes listen only once enough of them run to elect a controller).
+    fn spawn_unready(&mut self) {
         assert!(self.child.is_none(), "broker already running");
         self.starts += 1;
         let config_path = self.data.path().join("sluice.toml");
@@ -151,7 +163,6 @@ impl Broker {
             .spawn()
             .expect("spawn sluice");
         self.child = Some(child);
-        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -220,6 +231,121 @@ impl Broker {
     /// Starts the broker again on the same port and data directory.
     pub fn restart(&mut self) {
         self.spawn();
+    }
+
+    /// Starts the broker again without waiting for it to listen (a start-up
+    /// expected to fail).
+    pub fn restart_unready(&mut self) {
+        self.spawn_unready();
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// SIGSTOP / SIGCONT: a pause, as a stalled machine makes one.
+    pub fn pause(&self, paused: bool) {
+        let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(self.pid(), signal) };
+    }
+
+    /// Waits for the process to exit by itself (a start-up that must fail);
+    /// panics if it still runs after `timeout`. Returns its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("broker running");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("sluice did not exit within {timeout:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Several `sluice` processes forming one cluster on loopback: node `i` has
+/// node id `i + 1`, a Kafka port and a node-to-node port; the first
+/// `voters` nodes are the controller's voters, the others brokers only.
+pub struct Cluster {
+    pub nodes: Vec<Broker>,
+    voters: String,
+}
+
+impl Cluster {
+    /// Starts `count` nodes, the first `voters` of them voters, with
+    /// `extra_toml` in every config; waits until every node listens.
+    pub fn start(count: usize, voters: usize, extra_toml: &str) -> Cluster {
+        let kafka_ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+        let rpc_ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+        let voter_list = (0..voters)
+            .map(|i| format!("\"{}@127.0.0.1:{}\"", i + 1, rpc_ports[i]))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut cluster = Cluster {
+            nodes: Vec::new(),
+            voters: voter_list,
+        };
+        for i in 0..count {
+            cluster.add_node(kafka_ports[i], rpc_ports[i], extra_toml);
+        }
+        for node in &mut cluster.nodes {
+            node.spawn_unready();
+        }
+        for node in &mut cluster.nodes {
+            node.wait_ready();
+        }
+        cluster
+    }
+
+    fn add_node(&mut self, kafka_port: u16, rpc_port: u16, extra_toml: &str) {
+        let node_id = self.nodes.len() + 1;
+        let config_toml = format!(
+            "node_id = {node_id}\n{extra_toml}\n[cluster]\nvoters = [{}]\nrpc_listen = \"127.0.0.1:{rpc_port}\"\n",
+            self.voters
+        );
+        self.nodes.push(Broker::new(
+            BrokerOptions {
+                config_toml,
+                ..BrokerOptions::default()
+            },
+            kafka_port,
+        ));
+    }
+
+    /// Starts one more node, a broker that is not a voter, and waits until
+    /// it listens.
+    pub fn add_broker(&mut self, extra_toml: &str) -> &mut Broker {
+        self.add_node(free_port(), free_port(), extra_toml);
+        let node = self.nodes.last_mut().expect("just added");
+        node.spawn();
+        node
+    }
+
+    /// A node not started yet, for a test to configure and start itself.
+    pub fn add_broker_unready(&mut self, extra_toml: &str) -> &mut Broker {
+        self.add_node(free_port(), free_port(), extra_toml);
+        self.nodes.last_mut().expect("just added")
+    }
+
+    /// The `voters` list of this cluster's configs, as TOML array items.
+    pub fn voters_toml(&self) -> String {
+        self.voters.clone()
+    }
+
+    /// Every running node's Kafka address, comma-separated.
+    pub fn bootstrap(&self) -> String {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_running())
+            .map(Broker::bootstrap)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -465,6 +591,36 @@ pub mod raw {
                 "correlation id"
             );
             response.split_off(4)
+        }
+
+        /// Sends a flexible-version request (header v2: tagged fields after
+        /// the client id) and returns the body after the response header.
+        pub fn request_flexible(&mut self, api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
+            let mut tagged = vec![0u8]; // no tagged fields in the header
+            tagged.extend_from_slice(body);
+            let response = self.request(api_key, version, &tagged);
+            assert_eq!(response[0], 0, "no tagged fields in the response header");
+            response[1..].to_vec()
+        }
+
+        /// The controller leader's node id by DescribeQuorum v0 (-1: none).
+        pub fn controller_leader(&mut self) -> i32 {
+            let topic = b"__cluster_metadata";
+            let mut body = vec![2u8, topic.len() as u8 + 1]; // one topic, its name
+            body.extend_from_slice(topic);
+            body.push(2); // one partition
+            body.extend_from_slice(&0i32.to_be_bytes());
+            body.extend_from_slice(&[0, 0, 0]); // partition, topic, body: no tags
+            let r = self.request_flexible(55, 0, &body);
+            // error(2) topics(1) name(1+n) partitions(1) index(4) error(2) leader(4)
+            assert_eq!(i16::from_be_bytes([r[0], r[1]]), 0, "DescribeQuorum error");
+            let at = 2 + 1 + 1 + topic.len() + 1 + 4;
+            assert_eq!(
+                i16::from_be_bytes([r[at], r[at + 1]]),
+                0,
+                "DescribeQuorum partition error"
+            );
+            i32::from_be_bytes(r[at + 2..at + 6].try_into().unwrap())
         }
 
         /// Fetch v4 of partition 0 of `topic` from `offset`; returns (error

@@ -3,5 +3,6 @@
 
 mod bench;
 mod broker;
+mod cluster;
 mod groups;
 mod ordering;
