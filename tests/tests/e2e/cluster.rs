@@ -78,12 +78,12 @@ fn three_nodes_spread_a_topic_and_serve_it_through_any_node() {
     for node in &cluster.nodes {
         assert_eq!(controller_of(node), leader, "one controller leader");
     }
-    let leaders = leaders(&md, "spread");
+    let led = leaders(&md, "spread");
     for node in 1..=3 {
         assert_eq!(
-            leaders.iter().filter(|&&l| l == node).count(),
+            led.iter().filter(|&&l| l == node).count(),
             4,
-            "node {node} leads a third of {leaders:?}"
+            "node {node} leads a third of {led:?}"
         );
     }
 
@@ -122,6 +122,46 @@ fn three_nodes_spread_a_topic_and_serve_it_through_any_node() {
         let (_, key, value) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
         assert_eq!(key[1..], value[1..], "{line}");
     }
+
+    // CreatePartitions through the first node: three more, one per node.
+    admin(&["grow", &cluster.nodes[0].bootstrap(), "spread", "15"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let grown = loop {
+        let md = converged(&cluster, "spread");
+        if leaders(&md, "spread").len() == 15 {
+            break md;
+        }
+        assert!(Instant::now() < deadline, "not grown: {md}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let led = leaders(&grown, "spread");
+    for node in 1..=3 {
+        assert_eq!(led.iter().filter(|&&l| l == node).count(), 5, "{led:?}");
+    }
+    kcat(
+        &cluster.nodes[1],
+        &["-P", "-t", "spread", "-p", "14"],
+        b"in-the-new-partition\n",
+    );
+    let out = kcat(
+        &cluster.nodes[2],
+        &[
+            "-C",
+            "-t",
+            "spread",
+            "-p",
+            "14",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ],
+        b"",
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "in-the-new-partition\n"
+    );
 }
 
 /// The controller leader's node id as `node` reports it in DescribeQuorum
