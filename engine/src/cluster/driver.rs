@@ -916,7 +916,7 @@ fn unexpected(answer: ControllerResponse) -> TopicError {
 /// controller shard, with the future of one result per topic, in order.
 pub async fn create_partitions(
     shard: &Rc<Shard>,
-    topics: Vec<(String, i32, Option<Vec<Vec<NodeId>>>)>,
+    topics: Vec<rpc::PartitionGrowth>,
     validate_only: bool,
 ) -> impl Future<Output = Vec<Result<(), TopicError>>> + 'static {
     let count = topics.len();

@@ -84,7 +84,7 @@ pub enum ControllerRequest {
     /// Per topic: its new partition count and, optionally, the replicas of
     /// each new partition.
     CreatePartitions {
-        topics: Vec<(String, i32, Option<Vec<Vec<NodeId>>>)>,
+        topics: Vec<PartitionGrowth>,
         validate_only: bool,
     },
     /// A block of producer ids for `node_id`.
@@ -95,6 +95,10 @@ pub enum ControllerRequest {
     /// or without a running controller (start-up checks).
     Describe,
 }
+
+/// A topic to grow: its name, its new partition count and, optionally, the
+/// replicas of each new partition.
+pub type PartitionGrowth = (String, i32, Option<Vec<Vec<NodeId>>>);
 
 /// A created topic: its id, partitions and replication factor.
 pub type CreatedTopic = ([u8; 16], i32, i16);
