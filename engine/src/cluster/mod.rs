@@ -25,6 +25,8 @@ pub mod placement;
 pub mod proposals;
 pub mod records;
 pub mod rpc;
+#[cfg(test)]
+mod sim;
 pub mod topics;
 pub mod transport;
 

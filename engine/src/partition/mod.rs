@@ -40,6 +40,9 @@ pub struct Partition {
     /// `max.message.bytes` if lower.
     batch_bytes_max: usize,
     producers: RefCell<ProducerTable>,
+    /// The log generation the producer table was last checked against for
+    /// discarded appends.
+    producers_generation: Cell<u64>,
     /// The order of appends: a produce draws its ticket when it reaches the
     /// owner shard (in its connection's request order) and holds its turn
     /// from the sequence check until the log has assigned offsets, so that
@@ -105,6 +108,7 @@ impl Partition {
     ) -> Result<Rc<Self>, StorageError> {
         let dir = partition_dir(&config.data_dir, topic, index);
         let (log, report) = Log::open(&dir, log_config(config, configs), storage).await?;
+        let generation = log.generation();
         if let Some(torn) = &report.torn_tail {
             tracing::warn!(topic, partition = index, ?torn, "recovery cut a torn tail");
         }
@@ -121,6 +125,7 @@ impl Partition {
                     topic.min(config.server.batch_bytes_max)
                 }),
             producers: RefCell::new(ProducerTable::default()),
+            producers_generation: Cell::new(generation),
             appends: Sequencer::default(),
         });
         partition.rebuild_producer_state().await?;
@@ -163,6 +168,7 @@ impl Partition {
                                 ),
                                 base_offset: header.base_offset,
                                 last_offset: header.last_offset(),
+                                generation: self.log.generation(),
                             },
                         );
                     }
@@ -204,6 +210,7 @@ impl Partition {
         let first = headers[0];
         let idempotent = first.producer_id != NO_PRODUCER_ID;
         let turn = ticket.turn().await;
+        self.forget_discarded();
         if idempotent {
             let last = headers[headers.len() - 1];
             let decision = check_chain(&headers).map(|()| {
@@ -274,6 +281,7 @@ impl Partition {
                         last_sequence: last_sequence(h.base_sequence, h.record_count),
                         base_offset: base,
                         last_offset: base + count - 1,
+                        generation: info.generation,
                     },
                 );
                 base += count;
@@ -288,11 +296,8 @@ impl Partition {
                 } else {
                     tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "append not made durable");
                 }
-                if idempotent {
-                    self.producers
-                        .borrow_mut()
-                        .forget_last(first.producer_id, info.base_offset);
-                }
+                // A discarded append leaves the producer table through
+                // `forget_discarded`, at the next append's turn.
                 return Err(storage_error_code(&e));
             }
         }
@@ -300,6 +305,24 @@ impl Partition {
             base_offset: info.base_offset,
             log_start_offset: self.log.log_start_offset(),
         })
+    }
+
+    /// After the log discarded appends (a full disk rolls back what it could
+    /// not write), forgets them in the producer table: a retry of a
+    /// discarded batch must be appended again, not answered with offsets
+    /// that later appends reused. Runs in the append's turn, so every
+    /// sequence check sees the log as it is. Cheap unless the log's rollback
+    /// generation moved.
+    fn forget_discarded(&self) {
+        let generation = self.log.generation();
+        if generation == self.producers_generation.get() {
+            return;
+        }
+        self.producers.borrow_mut().forget_discarded(|batch| {
+            self.log
+                .discarded_since(batch.generation, batch.last_offset)
+        });
+        self.producers_generation.set(generation);
     }
 
     async fn wait_acknowledged(&self, last_offset: i64) -> Result<(), ErrorCode> {

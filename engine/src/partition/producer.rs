@@ -23,6 +23,10 @@ pub struct BatchRecord {
     pub last_sequence: i32,
     pub base_offset: i64,
     pub last_offset: i64,
+    /// The log's rollback generation when the batch was appended: a later
+    /// rollback (a full disk) may discard it, and then its offsets mean
+    /// nothing (see [`ProducerTable::forget_discarded`]).
+    pub generation: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -149,21 +153,19 @@ impl ProducerTable {
         debug_assert!(entry.batches.len() <= limits::PRODUCER_BATCHES_REMEMBERED);
     }
 
-    /// Undoes the latest [`record`](Self::record) of `producer_id` when the
-    /// append it described failed, so that the producer's retry is accepted.
-    pub fn forget_last(&mut self, producer_id: i64, base_offset: i64) {
-        if let Some(entry) = self.producers.get_mut(&producer_id) {
-            if entry
-                .batches
-                .back()
-                .is_some_and(|b| b.base_offset == base_offset)
-            {
-                entry.batches.pop_back();
+    /// Forgets every batch `discarded` says the log discarded, and each
+    /// producer's batches after it (they were appended behind it), so that
+    /// a producer's retry of a discarded batch is appended again instead of
+    /// being answered with offsets that now hold other data. A producer left
+    /// without batches is forgotten (any sequence accepted, as for an
+    /// unknown producer).
+    pub fn forget_discarded(&mut self, discarded: impl Fn(&BatchRecord) -> bool) {
+        self.producers.retain(|_, entry| {
+            if let Some(first) = entry.batches.iter().position(&discarded) {
+                entry.batches.truncate(first);
             }
-            if entry.batches.is_empty() {
-                self.producers.remove(&producer_id);
-            }
-        }
+            !entry.batches.is_empty()
+        });
     }
 
     /// Drops every batch at or after `offset` (the log was truncated there).
@@ -191,6 +193,7 @@ mod tests {
             last_sequence: last,
             base_offset: offset,
             last_offset: offset + (last - first) as i64,
+            generation: 0,
         }
     }
 
@@ -260,12 +263,50 @@ mod tests {
     }
 
     #[test]
-    fn failed_append_and_truncation_forget_batches() {
+    fn discarded_batches_are_forgotten_so_their_retries_append_again() {
+        let mut table = ProducerTable::default();
+        // Producer 1: batches at 10 and 11 (generation 0), then three
+        // pipelined batches at 969, 971, 975 that a full disk discards.
+        table.record(1, 0, batch(0, 0, 10));
+        table.record(1, 0, batch(1, 1, 11));
+        for (seq, offset) in [(2, 969), (3, 971), (4, 975)] {
+            table.record(1, 0, batch(seq, seq, offset));
+        }
+        // Producer 2 appended before the rollback point: untouched.
+        table.record(2, 0, batch(0, 0, 500));
+        table.forget_discarded(|b| b.base_offset >= 969);
+        // The retries of sequences 2, 3 and 4 are appended, not answered
+        // with the discarded offsets.
+        assert_eq!(table.check(1, 0, 2, 2), SequenceCheck::Append);
+        assert!(matches!(
+            table.check(1, 0, 3, 3),
+            SequenceCheck::OutOfOrder { expected: 2, .. }
+        ));
+        assert!(matches!(
+            table.check(1, 0, 1, 1),
+            SequenceCheck::Duplicate {
+                base_offset: 11,
+                ..
+            }
+        ));
+        assert!(matches!(
+            table.check(2, 0, 0, 0),
+            SequenceCheck::Duplicate {
+                base_offset: 500,
+                ..
+            }
+        ));
+        // A producer whose every batch was discarded is forgotten.
+        table.forget_discarded(|b| b.base_offset < 100);
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.check(1, 0, 7, 7), SequenceCheck::Append);
+    }
+
+    #[test]
+    fn truncation_forgets_batches() {
         let mut table = ProducerTable::default();
         table.record(1, 0, batch(0, 0, 10));
         table.record(1, 0, batch(1, 1, 11));
-        table.forget_last(1, 11);
-        assert_eq!(table.check(1, 0, 1, 1), SequenceCheck::Append);
         table.truncate(10);
         assert!(table.is_empty());
     }

@@ -44,9 +44,10 @@ pub struct AppendInfo {
     pub max_timestamp: i64,
     pub batch_count: usize,
     pub bytes: usize,
-    /// Rollback generation at append time; lets [`Log::wait_durable`] tell
-    /// a discarded append from a later one that reused its offsets.
-    pub(crate) generation: u64,
+    /// Rollback generation at append time; lets [`Log::wait_durable`] (and
+    /// [`Log::discarded_since`]) tell a discarded append from a later one
+    /// that reused its offsets.
+    pub generation: u64,
 }
 
 /// A handle to one partition log.
@@ -387,6 +388,23 @@ impl Log {
             .state
             .borrow()
             .high_watermark(self.inner.config.fsync)
+    }
+
+    /// The log's rollback generation: it changes whenever a rollback (a
+    /// full disk) or a truncation discards appended offsets, which later
+    /// appends may then reuse.
+    pub fn generation(&self) -> u64 {
+        self.inner.state.borrow().generation
+    }
+
+    /// Whether offsets up to `last_offset`, appended at `generation`, were
+    /// discarded since (or may have been: history this old is forgotten).
+    pub fn discarded_since(&self, generation: u64, last_offset: i64) -> bool {
+        self.inner
+            .state
+            .borrow()
+            .discarded_since(generation, last_offset)
+            .is_some()
     }
 
     /// Last synced offset + 1, whatever the policy.
