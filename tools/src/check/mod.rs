@@ -1,0 +1,2 @@
+//! `sluice-check`: drives a queue workload through faults and proves from
+//! the recorded history that nothing acknowledged was lost.
