@@ -244,6 +244,17 @@ pub fn check(history: &History) -> Analysis {
     }
     c.totals.partitions = history.run.partitions.max(0) as u64;
     c.index_final_reads(&history.ops);
+    for p in 0..history.run.partitions {
+        if !c.finals.contains_key(&p) {
+            c.report(
+                AnomalyKind::IncompleteFinalRead,
+                0,
+                format!(
+                    "partition {p}: the history has no final read of it (did the run end early?)"
+                ),
+            );
+        }
+    }
     c.index_sends(&history.ops);
     c.check_polls(&history.ops);
     c.check_duplicates();
@@ -582,9 +593,8 @@ impl<'a> Checker<'a> {
                 AnomalyKind::LostWrite,
                 at_us,
                 format!(
-                    "value {value} acknowledged at {} at partition {partition} offset {offset} \
-                     is not in the final read; that offset {there}",
-                    secs(at_us)
+                    "value {value} acknowledged at partition {partition} offset {offset} is \
+                     not in the final read; that offset {there}"
                 ),
             );
         }

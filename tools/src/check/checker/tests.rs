@@ -504,4 +504,9 @@ fn a_final_read_that_stops_early_is_reported_and_its_writes_unchecked() {
     only(&a, AnomalyKind::IncompleteFinalRead, 1);
     assert_eq!(a.totals.values_unchecked, 2);
     assert_eq!(a.totals.values_lost, 0);
+
+    // A history that ends before its final read proves nothing either.
+    let mut h = H::new();
+    h.ack(0, 0, 0, &[0]);
+    only(&h.check(), AnomalyKind::IncompleteFinalRead, 2);
 }
