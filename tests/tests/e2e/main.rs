@@ -3,4 +3,5 @@
 
 mod bench;
 mod broker;
+mod check;
 mod groups;

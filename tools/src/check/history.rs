@@ -106,6 +106,10 @@ pub struct RunInfo {
 }
 
 /// One produced batch: its values, all to one partition.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Send {
     pub producer: u32,
@@ -119,6 +123,9 @@ pub struct Send {
     /// Base offset the broker acknowledged (with `ok`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
+    /// Times the client sent the batch again after the first attempt.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -375,6 +382,7 @@ mod tests {
             complete_us: 20,
             outcome: Outcome::Ok,
             offset: Some(100),
+            retries: 0,
             error: None,
         });
         let poll = Op::Poll(Poll {

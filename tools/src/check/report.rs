@@ -325,6 +325,7 @@ mod tests {
                 complete_us,
                 outcome,
                 offset: (outcome == Outcome::Ok).then_some(0),
+                retries: 0,
                 error: None,
             })
         };

@@ -450,6 +450,7 @@ async fn record_deliveries(
             complete_us,
             outcome,
             offset,
+            retries: d.retries,
             error,
         }));
     }
@@ -502,6 +503,7 @@ fn abandon(ctx: &Ctx, slot: u32, idempotent: bool, outstanding: &Outstanding) {
             complete_us: now,
             outcome: Outcome::Info,
             offset: None,
+            retries: 0,
             error: Some("no delivery before the producer was abandoned".into()),
         }));
     }

@@ -38,6 +38,7 @@ impl H {
             complete_us: at.1,
             outcome,
             offset,
+            retries: 0,
             error: (outcome != Outcome::Ok).then(|| "test".to_string()),
         }));
         self
