@@ -63,8 +63,8 @@ struct RunArgs {
     /// Seconds of workload under faults (draining and the final read come after).
     #[arg(long, default_value_t = 60)]
     duration: u64,
-    /// Faults, comma-separated: kill, pause, disk-full, partition, cut-requests,
-    /// cut-responses, drop, delay, reset; or none.
+    /// Faults, comma-separated: kill, pause, disk-full, slow-disk, partition,
+    /// cut-requests, cut-responses, drop, delay, reset; or none.
     #[arg(long, default_value = "kill,pause,disk-full")]
     faults: String,
     /// Seed of the fault schedule (the same seed replays the same faults);

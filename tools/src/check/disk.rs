@@ -1,7 +1,9 @@
-//! A small file system for a node's data directory, so that the
-//! `disk-full` fault can fill it: an ext4 image file, loop-mounted (needs
-//! root, `mkfs.ext4` and `mount`, as the end-to-end tests do). Filling
-//! takes the free space with a ballast file; freeing deletes it.
+//! A small file system for a node's data directory, so that the disk
+//! faults can act on it alone: an ext4 image file, loop-mounted (needs
+//! root, `mkfs.ext4` and `mount`, as the end-to-end tests do). `disk-full`
+//! takes the free space with a ballast file and frees it by deleting it;
+//! `slow-disk` puts the broker in a blkio cgroup (v1) and throttles its
+//! writes to the loop device.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -38,6 +40,93 @@ pub fn unavailable() -> Option<String> {
         }
     }
     None
+}
+
+/// Where blkio cgroups (v1) live.
+const BLKIO: &str = "/sys/fs/cgroup/blkio";
+
+/// Why writes cannot be throttled here, if they cannot.
+pub fn throttle_unavailable() -> Option<String> {
+    let probe = Path::new(BLKIO).join("blkio.throttle.write_bps_device");
+    (!probe.exists()).then(|| {
+        format!(
+            "the slow-disk fault throttles writes with a blkio cgroup (v1), and {} is missing",
+            probe.display()
+        )
+    })
+}
+
+/// A blkio cgroup holding one node's broker, whose writes to the node's
+/// small disk it can throttle.
+pub struct Throttle {
+    node: usize,
+    dir: PathBuf,
+    /// The loop device's major:minor.
+    device: String,
+}
+
+impl Throttle {
+    /// A cgroup for node `node`'s broker, throttling the device that holds
+    /// `mount_point`.
+    pub fn create(node: usize, mount_point: &Path) -> Result<Throttle, CheckError> {
+        use std::os::unix::fs::MetadataExt;
+        let fail = |reason: String| CheckError::Disk { node, reason };
+        let dev = std::fs::metadata(mount_point)
+            .map_err(|e| fail(format!("{}: {e}", mount_point.display())))?
+            .dev();
+        let dir = Path::new(BLKIO).join(format!("sluice-check-{}-node-{node}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| fail(format!("creating {}: {e}", dir.display())))?;
+        Ok(Throttle {
+            node,
+            dir,
+            device: format!("{}:{}", libc::major(dev), libc::minor(dev)),
+        })
+    }
+
+    fn write(&self, file: &str, text: &str) -> Result<(), CheckError> {
+        std::fs::write(self.dir.join(file), text).map_err(|e| CheckError::Disk {
+            node: self.node,
+            reason: format!("writing {text:?} to {}: {e}", self.dir.join(file).display()),
+        })
+    }
+
+    /// Moves the process (all its threads) into the cgroup.
+    pub fn adopt(&self, pid: u32) -> Result<(), CheckError> {
+        self.write("cgroup.procs", &pid.to_string())
+    }
+
+    /// Limits writes to `bytes_per_s` and `ops_per_s`.
+    pub fn slow(&self, bytes_per_s: u64, ops_per_s: u64) -> Result<(), CheckError> {
+        self.write(
+            "blkio.throttle.write_bps_device",
+            &format!("{} {bytes_per_s}", self.device),
+        )?;
+        self.write(
+            "blkio.throttle.write_iops_device",
+            &format!("{} {ops_per_s}", self.device),
+        )
+    }
+
+    /// Lifts the limits.
+    pub fn heal(&self) -> Result<(), CheckError> {
+        self.write(
+            "blkio.throttle.write_bps_device",
+            &format!("{} 0", self.device),
+        )?;
+        self.write(
+            "blkio.throttle.write_iops_device",
+            &format!("{} 0", self.device),
+        )
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        let _ = self.heal();
+        // Succeeds once the broker has exited (an empty cgroup).
+        let _ = std::fs::remove_dir(&self.dir);
+    }
 }
 
 impl SmallDisk {

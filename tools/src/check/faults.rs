@@ -18,6 +18,8 @@ pub enum FaultKind {
     Pause,
     /// Fill the node's data file system, then free it.
     DiskFull,
+    /// Throttle the broker's writes to its data file system.
+    SlowDisk,
     /// Clients and the node cannot exchange a byte (both ways stalled).
     Partition,
     /// Requests do not reach the node; responses still flow.
@@ -33,10 +35,11 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::DiskFull,
+        FaultKind::SlowDisk,
         FaultKind::Partition,
         FaultKind::CutRequests,
         FaultKind::CutResponses,
@@ -50,6 +53,7 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
             FaultKind::DiskFull => "disk-full",
+            FaultKind::SlowDisk => "slow-disk",
             FaultKind::Partition => "partition",
             FaultKind::CutRequests => "cut-requests",
             FaultKind::CutResponses => "cut-responses",
@@ -59,13 +63,9 @@ impl FaultKind {
         }
     }
 
-    /// Faults that act on the broker process or its disk, which only
-    /// brokers the tool started itself can suffer.
-    pub fn needs_own_brokers(self) -> bool {
-        matches!(
-            self,
-            FaultKind::Kill | FaultKind::Pause | FaultKind::DiskFull
-        )
+    /// Faults that need the node's data on a small file system of its own.
+    pub fn needs_small_disk(self) -> bool {
+        matches!(self, FaultKind::DiskFull | FaultKind::SlowDisk)
     }
 
     /// How long the fault lasts, in ms (inclusive range).
@@ -74,6 +74,7 @@ impl FaultKind {
             FaultKind::Kill => limits::KILL_DOWN_MS,
             FaultKind::Pause => limits::PAUSE_MS,
             FaultKind::DiskFull => limits::DISK_FULL_MS,
+            FaultKind::SlowDisk => limits::SLOW_DISK_MS,
             FaultKind::Partition
             | FaultKind::CutRequests
             | FaultKind::CutResponses

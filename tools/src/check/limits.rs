@@ -47,6 +47,13 @@ pub const PAUSE_MS: (u64, u64) = (500, 7_000);
 /// at the default rate some partition rolls every few seconds, so windows
 /// of 2-6 s usually catch one.
 pub const DISK_FULL_MS: (u64, u64) = (2_000, 6_000);
+/// Slow disks, up to past the request timeout as well.
+pub const SLOW_DISK_MS: (u64, u64) = (2_000, 7_000);
+/// What a slow disk still writes: a few 4 KiB blocks and some ten syncs a
+/// second, a hundredth of what this machine's disk does (DESIGN-SKETCH),
+/// so group commit and timeouts are what keeps producers going.
+pub const SLOW_DISK_BYTES_PER_S: u64 = 256 * 1024;
+pub const SLOW_DISK_OPS_PER_S: u64 = 20;
 /// Network faults, likewise up to past the request timeout.
 pub const NETWORK_FAULT_MS: (u64, u64) = (500, 7_000);
 /// Latency the `delay` fault adds to every chunk, each way.

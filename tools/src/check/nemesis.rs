@@ -8,8 +8,13 @@ use super::disk::SmallDisk;
 use super::error::CheckError;
 use super::faults::{FaultKind, PlannedFault};
 use super::history::{Fault, Op, Recorder};
+use super::limits;
 use super::nodes::Node;
 use super::proxy::{Direction, Mode, Proxy};
+
+/// The fault kind in the history of the last kill before the final read,
+/// apart from the scheduled kills.
+pub const FINAL_CRASH: &str = "final-crash";
 
 /// One node and the means to hurt it.
 pub struct Target {
@@ -99,6 +104,24 @@ impl Nemesis<'_> {
                     f.hold_ms
                 )
             }
+            FaultKind::SlowDisk => {
+                let throttle = || {
+                    self.targets[f.node]
+                        .node
+                        .throttle
+                        .as_ref()
+                        .expect("slow-disk runs give every node a throttle")
+                };
+                throttle().slow(limits::SLOW_DISK_BYTES_PER_S, limits::SLOW_DISK_OPS_PER_S)?;
+                self.hold(f.hold_ms);
+                throttle().heal()?;
+                format!(
+                    "writes throttled to {} KiB/s and {} per second for {} ms",
+                    limits::SLOW_DISK_BYTES_PER_S / 1024,
+                    limits::SLOW_DISK_OPS_PER_S,
+                    f.hold_ms
+                )
+            }
             FaultKind::Partition
             | FaultKind::CutRequests
             | FaultKind::CutResponses
@@ -118,13 +141,13 @@ impl Nemesis<'_> {
                 format!("closed {closed} client connections")
             }
         };
-        self.record(f.kind, Some(f.node), start_us, detail);
+        self.record(f.kind.name(), Some(f.node), start_us, detail);
         Ok(())
     }
 
-    fn record(&self, kind: FaultKind, node: Option<usize>, start_us: u64, detail: String) {
+    fn record(&self, kind: &str, node: Option<usize>, start_us: u64, detail: String) {
         let fault = Fault {
-            kind: kind.name().into(),
+            kind: kind.into(),
             node,
             start_us,
             end_us: self.recorder.now_us(),
@@ -150,6 +173,9 @@ impl Nemesis<'_> {
     pub fn heal_all(&mut self) -> Result<(), CheckError> {
         for target in self.targets.iter_mut() {
             target.proxy.heal();
+            if let Some(throttle) = &target.node.throttle {
+                throttle.heal()?;
+            }
             if let Some(disk) = &target.disk {
                 disk.free()?;
             }
@@ -172,7 +198,7 @@ impl Nemesis<'_> {
             self.targets[i].node.kill();
             let ready = self.targets[i].node.start()?;
             self.record(
-                FaultKind::Kill,
+                FINAL_CRASH,
                 Some(i),
                 start_us,
                 format!(

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use net::msg::{ApiVersionsRequest, ApiVersionsResponse};
 use net::{ApiKey, RequestHeader};
 
+use super::disk::Throttle;
 use super::error::CheckError;
 use super::limits;
 
@@ -154,6 +155,8 @@ pub struct Node {
     child: Option<Child>,
     starts: u32,
     paused: bool,
+    /// The cgroup every start of the broker joins (slow-disk runs).
+    pub throttle: Option<Throttle>,
 }
 
 fn signal(child: &Child, signal: libc::c_int) {
@@ -179,6 +182,7 @@ impl Node {
             child: None,
             starts: 0,
             paused: false,
+            throttle: None,
         })
     }
 
@@ -222,7 +226,14 @@ impl Node {
                 node: self.spec.id,
                 reason: format!("cannot run {}: {e}", self.binary.display()),
             })?;
+        let pid = child.id();
         self.child = Some(child);
+        if let Some(throttle) = &self.throttle {
+            if let Err(e) = throttle.adopt(pid) {
+                self.kill();
+                return Err(e);
+            }
+        }
         let deadline = started + limits::NODE_START_TIMEOUT;
         loop {
             let child = self.child.as_mut().expect("just started");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::checker::{self, Analysis};
-use super::disk::{self, SmallDisk};
+use super::disk::{self, SmallDisk, Throttle};
 use super::error::CheckError;
 use super::faults::{self, FaultKind};
 use super::history::{History, Recorder, RunInfo, FORMAT_VERSION};
@@ -80,8 +80,13 @@ impl RunConfig {
                 self.sluice_bin.display()
             ));
         }
-        if self.faults.contains(&FaultKind::DiskFull) {
+        if self.faults.iter().any(|f| f.needs_small_disk()) {
             if let Some(why) = disk::unavailable() {
+                return usage(why);
+            }
+        }
+        if self.faults.contains(&FaultKind::SlowDisk) {
+            if let Some(why) = disk::throttle_unavailable() {
                 return usage(why);
             }
         }
@@ -112,14 +117,15 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Starts every node (on a small disk if the run fills disks) and its proxy.
+/// Starts every node (on a small disk of its own if the run has disk
+/// faults) and its proxy.
 fn start_targets(cfg: &RunConfig) -> Result<Vec<Target>, CheckError> {
     let mut targets = Vec::new();
     for spec in nodes::plan(cfg.nodes, &cfg.out_dir, cfg.broker_shards)? {
         let (id, dir, data_dir) = (spec.id, spec.dir.clone(), spec.data_dir());
         let (listen, advertise) = (spec.listen, spec.advertise);
         let mut node = Node::new(spec, &cfg.sluice_bin)?;
-        let disk = if cfg.faults.contains(&FaultKind::DiskFull) {
+        let disk = if cfg.faults.iter().any(|f| f.needs_small_disk()) {
             Some(SmallDisk::create(
                 id,
                 &dir.join("disk.img"),
@@ -129,6 +135,9 @@ fn start_targets(cfg: &RunConfig) -> Result<Vec<Target>, CheckError> {
         } else {
             None
         };
+        if cfg.faults.contains(&FaultKind::SlowDisk) {
+            node.throttle = Some(Throttle::create(id, &data_dir)?);
+        }
         node.start()?;
         let proxy = Proxy::start(advertise, listen)?;
         targets.push(Target { node, proxy, disk });

@@ -81,7 +81,7 @@ pub fn soak(
                 totals.commits_ok += t.commits_ok;
                 totals.offset_fetches += t.offset_fetches;
                 let faults: Vec<String> =
-                    t.faults.iter().map(|(k, n)| format!("{k}x{n}")).collect();
+                    t.faults.iter().map(|(k, n)| format!("{k}:{n}")).collect();
                 let verdict = if a.valid() {
                     totals.valid += 1;
                     prune(&cfg.out_dir);
