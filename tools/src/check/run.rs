@@ -213,7 +213,11 @@ pub fn run(cfg: &RunConfig, interrupted: &AtomicBool) -> Result<RunOutcome, Chec
         .flush()
         .map_err(CheckError::io("writing the history"))?;
     if let Err(e) = result {
-        // The history so far and the brokers' logs stay for a look.
+        // The history so far, what it shows, and the brokers' logs stay.
+        notes.push(format!("the run stopped early: {e}"));
+        if let Ok(history) = History::load(&history_path) {
+            let _ = report::write(&cfg.out_dir, &history, &checker::check(&history), &notes);
+        }
         for target in &mut targets {
             if let Some(disk) = &mut target.disk {
                 disk.unmount(false);

@@ -126,7 +126,7 @@ pub fn final_read(config: WorkloadConfig, recorder: Arc<Recorder>) -> Result<(),
     on_executor("check-final-read", move || async move {
         let ctx = Rc::new(Ctx::new(config, recorder, Arc::new(Control::default())));
         read_everything(&ctx).await;
-        Ok(())
+        ctx.result()
     })
 }
 
@@ -155,6 +155,7 @@ struct Ctx {
     group_progress: RefCell<Vec<i64>>,
     /// The drain time is up: every consumer stops where it is.
     stop: Cell<bool>,
+    history_error: RefCell<Option<String>>,
 }
 
 impl Ctx {
@@ -167,6 +168,7 @@ impl Ctx {
             control,
             targets: RefCell::new(None),
             stop: Cell::new(false),
+            history_error: RefCell::new(None),
         }
     }
 
@@ -176,9 +178,19 @@ impl Ctx {
 
     fn record(&self, op: Op) {
         if let Err(e) = self.recorder.record(&op) {
-            // Without its history the run proves nothing: stop it.
-            panic!("cannot write the history: {e}");
+            // Without its history the run proves nothing: stop it (the
+            // first error is the one reported).
+            self.history_error
+                .borrow_mut()
+                .get_or_insert_with(|| format!("cannot write the history: {e}"));
+            self.control.draining.store(true, Ordering::Relaxed);
+            self.stop.set(true);
         }
+    }
+
+    /// The run's result so far: an error once the history could not be written.
+    fn result(&self) -> Result<(), String> {
+        self.history_error.borrow().clone().map_or(Ok(()), Err)
     }
 
     fn draining(&self) -> bool {
@@ -272,7 +284,7 @@ async fn workload(ctx: Rc<Ctx>) -> Result<(), String> {
     for c in consumers {
         c.await;
     }
-    Ok(())
+    ctx.result()
 }
 
 async fn create_topic(ctx: &Ctx) -> Result<(), String> {
