@@ -96,10 +96,10 @@ struct RunArgs {
     /// Values per second over all producers.
     #[arg(long, default_value_t = 1000)]
     rate: u64,
-    /// Bytes per value (the value text is padded up to this); with the
-    /// default rate, 1 MiB segments roll every few seconds, so a full disk
-    /// is felt.
-    #[arg(long, default_value_t = 256)]
+    /// Bytes per value (the value text is padded up to this). At the
+    /// default rate each partition's 1 MiB segment rolls every 4 s: a full
+    /// disk is felt when a segment rolls (the active one is preallocated).
+    #[arg(long, default_value_t = 1024)]
     value_bytes: usize,
     /// Shards of each broker (its --cores count).
     #[arg(long, default_value_t = 2)]

@@ -512,7 +512,9 @@ impl<'a> Checker<'a> {
         // Follow the consumer: one report per jump, not one per record after it.
         last.insert(r.partition, r.offset);
         if let Some(log) = self.finals.get(&r.partition) {
-            if log.read.complete && !log.at.contains_key(&r.offset) {
+            // Below the log start, retention (not a crash) removed records.
+            let retained = r.offset >= log.read.start_offset;
+            if log.read.complete && retained && !log.at.contains_key(&r.offset) {
                 self.report(
                     AnomalyKind::DirtyRead,
                     at_us,

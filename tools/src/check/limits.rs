@@ -19,11 +19,11 @@ pub const READY_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 pub const READY_PROBE_RESPONSE_BYTES_MAX: i32 = 64 * 1024;
 /// How long a clean shutdown may take (the end-to-end harness allows the same).
 pub const NODE_STOP_TIMEOUT: Duration = Duration::from_secs(20);
-/// Size of a node's small data file system for the disk-full fault: a
-/// two-minute run at the default rate writes ~60 MiB (values, the group
-/// offsets and preallocated segments), so the disk fills only when told to,
-/// and the ballast that fills it stays small.
-pub const SMALL_DISK_MIB: u64 = 256;
+/// Smallest data file system for the disk faults; a run gets room for
+/// twice what it writes on top (see `run::small_disk_mib`), so the disk
+/// fills only when told to. The image is sparse: only what is written takes
+/// space.
+pub const SMALL_DISK_MIB_MIN: u64 = 256;
 /// The ballast is taken with fallocate in pieces no smaller than this...
 pub const DISK_FALLOCATE_MIN_BYTES: u64 = 1 << 20;
 /// ...and the last free blocks by writing chunks of this size (a block).
@@ -44,8 +44,8 @@ pub const KILL_DOWN_MS: (u64, u64) = (200, 3_000);
 /// time out (unknown outcome, then a retry) while the broker is frozen.
 pub const PAUSE_MS: (u64, u64) = (500, 7_000);
 /// A full disk bites when a segment rolls (the active one is preallocated):
-/// at the default rate some partition rolls every few seconds, so windows
-/// of 2-6 s usually catch one.
+/// at the default rate some partition rolls every second, so windows of
+/// 2-6 s catch a few.
 pub const DISK_FULL_MS: (u64, u64) = (2_000, 6_000);
 /// Slow disks, up to past the request timeout as well.
 pub const SLOW_DISK_MS: (u64, u64) = (2_000, 7_000);

@@ -111,6 +111,14 @@ impl RunConfig {
     }
 }
 
+/// The data file system of a node in a run with disk faults: twice what
+/// the producers write (values, record overhead, offsets), at least
+/// [`limits::SMALL_DISK_MIB_MIN`].
+fn small_disk_mib(cfg: &RunConfig) -> u64 {
+    let written = cfg.rate_per_s * (cfg.value_bytes as u64 + 64) * cfg.duration_s;
+    ((2 * written) >> 20).max(limits::SMALL_DISK_MIB_MIN)
+}
+
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -130,7 +138,7 @@ fn start_targets(cfg: &RunConfig) -> Result<Vec<Target>, CheckError> {
                 id,
                 &dir.join("disk.img"),
                 &data_dir,
-                limits::SMALL_DISK_MIB,
+                small_disk_mib(cfg),
             )?)
         } else {
             None
