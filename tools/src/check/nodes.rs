@@ -148,6 +148,34 @@ fn answers_api_versions(addr: SocketAddr) -> bool {
     exchange().unwrap_or(false)
 }
 
+/// Name, state, wait channel, system call and kernel stack of every
+/// thread of `pid`, from /proc (the kernel stack needs root).
+fn thread_states(pid: u32) -> String {
+    let mut out = String::new();
+    let tasks = std::path::PathBuf::from(format!("/proc/{pid}/task"));
+    let Ok(entries) = std::fs::read_dir(&tasks) else {
+        return format!("{} is gone\n", tasks.display());
+    };
+    for task in entries.flatten() {
+        let dir = task.path();
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        let state = read("status")
+            .lines()
+            .find(|l| l.starts_with("State:"))
+            .unwrap_or_default()
+            .to_string();
+        out.push_str(&format!(
+            "thread {} ({}) {state}, wchan {}, syscall {}\n{}\n",
+            task.file_name().to_string_lossy(),
+            read("comm").trim(),
+            read("wchan").trim(),
+            read("syscall").trim(),
+            read("stack")
+        ));
+    }
+    out
+}
+
 /// A node's broker process.
 pub struct Node {
     pub spec: NodeSpec,
@@ -245,11 +273,15 @@ impl Node {
                 return Ok(started.elapsed());
             }
             if Instant::now() >= deadline {
+                // What each thread was doing, before the evidence dies.
+                let threads = self.spec.dir.join(format!("hang-{}.txt", self.starts));
+                let _ = std::fs::write(&threads, thread_states(pid));
                 self.kill();
                 return Err(self.failure(format!(
-                    "did not accept connections on {} within {:?}",
+                    "did not accept connections on {} within {:?} (its threads then: {})",
                     self.spec.listen,
-                    limits::NODE_START_TIMEOUT
+                    limits::NODE_START_TIMEOUT,
+                    threads.display()
                 )));
             }
             std::thread::sleep(Duration::from_millis(20));
