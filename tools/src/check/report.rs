@@ -216,10 +216,14 @@ pub fn text_report(history: &History, analysis: &Analysis, notes: &[String]) -> 
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "sluice-check {}: seed {}, {} node(s), {} s, faults {}, topic {} ({} partitions)\n",
+        "sluice-check {}: seed {}, {}, {} s, faults {}, topic {} ({} partitions)\n",
         run.tool_version,
         run.seed,
-        run.nodes,
+        match run.nodes {
+            0 => "attached to running brokers".to_string(),
+            1 => "1 node".to_string(),
+            n => format!("{n} nodes"),
+        },
         run.duration_s,
         if run.faults.is_empty() {
             "none".into()
