@@ -65,6 +65,8 @@ pub fn run(config: Config, shutdown: Arc<Shutdown>) -> Result<(), StartError> {
         "step 1/4: configuration loaded"
     );
 
+    // Reads SLUICE_TEST_FAULT once and warns loudly if it is set.
+    crate::partition::test_fault_drops_this_write();
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,

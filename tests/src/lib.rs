@@ -408,6 +408,28 @@ pub fn run(command: &mut Command, stdin: &[u8], timeout: Duration) -> Output {
     output
 }
 
+/// Waits for `child` at most `timeout`; kills it and fails the test beyond.
+/// Returns its output (stdout and stderr must be piped) and how long it ran.
+pub fn finish(mut child: Child, timeout: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return (child.wait_with_output().unwrap(), start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the child process did not finish within {timeout:?} (then {})\nstdout:\n{}\nstderr:\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut out = Vec::new();

@@ -253,6 +253,13 @@ impl Partition {
             }
         }
 
+        if !idempotent && test_fault_drops_this_write() {
+            drop(turn);
+            return Ok(Appended {
+                base_offset: self.log.high_watermark(),
+                log_start_offset: self.log.log_start_offset(),
+            });
+        }
         let records = records
             .try_into_mut()
             .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
@@ -391,6 +398,36 @@ impl Partition {
         self.log.clone().delete().await
     }
 }
+
+/// A deliberately broken broker, for validating `sluice-check` and never
+/// for anything else: with `SLUICE_TEST_FAULT=lose-acked-writes` in the
+/// environment, one in [`TEST_FAULT_DROP_ONE_IN`] non-idempotent produces
+/// per shard is acknowledged without being appended. The variable is read
+/// once, by the first call: bootstrap makes that call at start-up, so the
+/// warning is among the first lines of the broker's log.
+pub fn test_fault_drops_this_write() -> bool {
+    static LOSE_ACKED_WRITES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    thread_local!(static PRODUCES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    let on = *LOSE_ACKED_WRITES.get_or_init(|| {
+        let on = std::env::var("SLUICE_TEST_FAULT").is_ok_and(|v| v == "lose-acked-writes");
+        if on {
+            tracing::warn!(
+                "SLUICE_TEST_FAULT=lose-acked-writes: THIS BROKER ACKNOWLEDGES WRITES AND DROPS \
+                 THEM (one in {TEST_FAULT_DROP_ONE_IN}); it exists to test sluice-check, never run it \
+                 with data you need"
+            );
+        }
+        on
+    });
+    on && PRODUCES.with(|n| {
+        n.set(n.get() + 1);
+        n.get() % TEST_FAULT_DROP_ONE_IN == 0
+    })
+}
+
+/// How often the test fault drops a write: often enough that a ten-second
+/// `sluice-check` run sees dozens, rarely enough that most writes land.
+const TEST_FAULT_DROP_ONE_IN: u64 = 20;
 
 /// Batches after the first in one entry must come from the same producer
 /// and continue its sequence.

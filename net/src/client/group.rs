@@ -1,7 +1,8 @@
 //! Consumer-group membership (the classic protocol): FindCoordinator,
 //! JoinGroup, the leader's range assignment, SyncGroup, Heartbeat and
-//! LeaveGroup. Offsets are not committed: the load generator decides where
-//! each partition starts.
+//! LeaveGroup, plus OffsetCommit and OffsetFetch for members that keep
+//! their position in the group (the fault checker); the load generator
+//! commits nothing and decides itself where each partition starts.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ use crate::error::ErrorCode;
 use crate::msg::find_coordinator_request::FindCoordinatorRequest;
 use crate::msg::join_group_request::JoinGroupRequestProtocol;
 use crate::msg::leave_group_request::MemberIdentity;
+use crate::msg::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use crate::msg::offset_fetch_request::OffsetFetchRequestTopic;
 use crate::msg::sync_group_request::SyncGroupRequestAssignment;
 use crate::msg::*;
 
@@ -154,6 +157,28 @@ pub fn range_assign(
     out
 }
 
+/// The connection to `group`'s coordinator (FindCoordinator).
+async fn find_coordinator(client: &Rc<Client>, group: &str) -> ClientResult<Rc<Connection>> {
+    let find = FindCoordinatorRequest {
+        key: group.to_string(),
+        key_type: 0,
+        coordinator_keys: vec![group.to_string()],
+    };
+    let any = client.any_connection().await?;
+    let (reply, _) = any.request(&find, Duration::ZERO).await?;
+    let node = match reply.coordinators.first() {
+        Some(c) => {
+            code_error("FindCoordinator", c.error_code)?;
+            c.node_id
+        }
+        None => {
+            code_error("FindCoordinator", reply.error_code)?;
+            reply.node_id
+        }
+    };
+    client.node(node).await
+}
+
 impl GroupMember {
     /// Joins `group` subscribed to `topics` and returns this member's
     /// assignment once the group is stable.
@@ -162,24 +187,7 @@ impl GroupMember {
         group: &str,
         topics: &[String],
     ) -> ClientResult<(GroupMember, Assignment)> {
-        let find = FindCoordinatorRequest {
-            key: group.to_string(),
-            key_type: 0,
-            coordinator_keys: vec![group.to_string()],
-        };
-        let any = client.any_connection().await?;
-        let (reply, _) = any.request(&find, Duration::ZERO).await?;
-        let node = match reply.coordinators.first() {
-            Some(c) => {
-                code_error("FindCoordinator", c.error_code)?;
-                c.node_id
-            }
-            None => {
-                code_error("FindCoordinator", reply.error_code)?;
-                reply.node_id
-            }
-        };
-        let coordinator = client.node(node).await?;
+        let coordinator = find_coordinator(client, group).await?;
         let mut member = GroupMember {
             group: group.to_string(),
             member_id: String::new(),
@@ -190,6 +198,15 @@ impl GroupMember {
         };
         let assignment = member.rejoin(client, topics).await?;
         Ok((member, assignment))
+    }
+
+    pub fn member_id(&self) -> &str {
+        &self.member_id
+    }
+
+    /// The generation of the last completed join (-1 before the first).
+    pub fn generation(&self) -> i32 {
+        self.generation
     }
 
     /// Whether the coordinator asked for a rebalance (call [`Self::rejoin`]).
@@ -209,6 +226,10 @@ impl GroupMember {
         }
         self.rebalance.set(false);
         client.refresh_metadata(topics).await?;
+        if self.coordinator.is_broken() {
+            // The coordinator restarted or moved: ask again where it is.
+            self.coordinator = find_coordinator(client, &self.group).await?;
+        }
         for _ in 0..JOIN_ROUNDS_MAX {
             let join = JoinGroupRequest {
                 group_id: self.group.clone(),
@@ -343,6 +364,102 @@ impl GroupMember {
             })
             .detach(),
         );
+    }
+
+    /// Commits, for this member's generation, the next offset to read of
+    /// each (partition, offset) of `topic`; returns each partition's answer
+    /// (`ErrorCode::None` when committed).
+    pub async fn commit(
+        &self,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> ClientResult<Vec<(i32, ErrorCode)>> {
+        let request = OffsetCommitRequest {
+            group_id: self.group.clone(),
+            generation_id_or_member_epoch: self.generation,
+            member_id: self.member_id.clone(),
+            topics: vec![OffsetCommitRequestTopic {
+                name: topic.to_string(),
+                partitions: offsets
+                    .iter()
+                    .map(
+                        |&(partition_index, committed_offset)| OffsetCommitRequestPartition {
+                            partition_index,
+                            committed_offset,
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+            }],
+            ..Default::default()
+        };
+        let (reply, _) = self.coordinator.request(&request, Duration::ZERO).await?;
+        let answers: BTreeMap<i32, i16> = reply
+            .topics
+            .iter()
+            .filter(|t| t.name == topic)
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| (p.partition_index, p.error_code))
+            .collect();
+        offsets
+            .iter()
+            .map(|&(partition, _)| {
+                let code = answers.get(&partition).ok_or_else(|| {
+                    self.no_answer(crate::api::ApiKey::OffsetCommit, topic, partition)
+                })?;
+                Ok((partition, ErrorCode::from(*code)))
+            })
+            .collect()
+    }
+
+    /// The group's committed offsets of `partitions` of `topic`: the next
+    /// offset to read, or -1 where nothing is committed.
+    pub async fn committed(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+    ) -> ClientResult<Vec<(i32, i64)>> {
+        let request = OffsetFetchRequest {
+            group_id: self.group.clone(),
+            topics: Some(vec![OffsetFetchRequestTopic {
+                name: topic.to_string(),
+                partition_indexes: partitions.to_vec(),
+            }]),
+            require_stable: true,
+        };
+        let (reply, _) = self.coordinator.request(&request, Duration::ZERO).await?;
+        code_error(
+            &format!("fetching offsets of group {}", self.group),
+            reply.error_code,
+        )?;
+        let answers: BTreeMap<i32, (i16, i64)> = reply
+            .topics
+            .iter()
+            .filter(|t| t.name == topic)
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| (p.partition_index, (p.error_code, p.committed_offset)))
+            .collect();
+        partitions
+            .iter()
+            .map(|&partition| {
+                let (code, offset) = answers.get(&partition).ok_or_else(|| {
+                    self.no_answer(crate::api::ApiKey::OffsetFetch, topic, partition)
+                })?;
+                code_error(
+                    &format!("fetching the offset of {topic}-{partition}"),
+                    *code,
+                )?;
+                Ok((partition, *offset))
+            })
+            .collect()
+    }
+
+    fn no_answer(&self, api: crate::api::ApiKey, topic: &str, partition: i32) -> ClientError {
+        ClientError::Decode {
+            addr: self.coordinator.addr(),
+            api,
+            reason: format!("no answer for {topic}-{partition}"),
+        }
     }
 
     /// Leaves the group so the others rebalance at once instead of waiting

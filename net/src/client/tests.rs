@@ -30,7 +30,13 @@ struct Seen {
     next_offset: i64,
     /// Produce requests still to be refused with NOT_LEADER_OR_FOLLOWER.
     refuse: u32,
+    /// Offset commits as (generation, member id, topic, partition, offset).
+    commits: Vec<(i32, String, String, i32, i64)>,
 }
+
+/// The one group the scripted broker runs: member "m1" alone, generation 7.
+const GENERATION: i32 = 7;
+const MEMBER: &str = "m1";
 
 fn serve(mut s: TcpStream, port: u16, seen: Arc<Mutex<Seen>>) {
     loop {
@@ -127,6 +133,122 @@ fn serve(mut s: TcpStream, port: u16, seen: Arc<Mutex<Seen>>) {
                     },
                 )
             }
+            Request::FindCoordinator(r) => encode_response(
+                id,
+                v,
+                &FindCoordinatorResponse {
+                    node_id: 0,
+                    host: "127.0.0.1".into(),
+                    port: port as i32,
+                    coordinators: r
+                        .coordinator_keys
+                        .iter()
+                        .map(|key| find_coordinator_response::Coordinator {
+                            key: key.clone(),
+                            node_id: 0,
+                            host: "127.0.0.1".into(),
+                            port: port as i32,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                },
+            ),
+            Request::JoinGroup(r) => encode_response(
+                id,
+                v,
+                &JoinGroupResponse {
+                    generation_id: GENERATION,
+                    protocol_name: Some("range".into()),
+                    leader: MEMBER.into(),
+                    member_id: MEMBER.into(),
+                    members: vec![join_group_response::JoinGroupResponseMember {
+                        member_id: MEMBER.into(),
+                        metadata: r.protocols[0].metadata.clone(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            ),
+            Request::SyncGroup(r) => encode_response(
+                id,
+                v,
+                &SyncGroupResponse {
+                    assignment: r.assignments[0].assignment.clone(),
+                    ..Default::default()
+                },
+            ),
+            Request::OffsetCommit(r) => {
+                let mut seen = seen.lock().unwrap();
+                let mut topics = Vec::new();
+                for t in &r.topics {
+                    let mut partitions = Vec::new();
+                    for p in &t.partitions {
+                        seen.commits.push((
+                            r.generation_id_or_member_epoch,
+                            r.member_id.clone(),
+                            t.name.clone(),
+                            p.partition_index,
+                            p.committed_offset,
+                        ));
+                        partitions.push(offset_commit_response::OffsetCommitResponsePartition {
+                            partition_index: p.partition_index,
+                            // Partition 9 stands for a refused one.
+                            error_code: if p.partition_index == 9 {
+                                ErrorCode::IllegalGeneration.code()
+                            } else {
+                                0
+                            },
+                        });
+                    }
+                    topics.push(offset_commit_response::OffsetCommitResponseTopic {
+                        name: t.name.clone(),
+                        partitions,
+                    });
+                }
+                encode_response(
+                    id,
+                    v,
+                    &OffsetCommitResponse {
+                        topics,
+                        ..Default::default()
+                    },
+                )
+            }
+            Request::OffsetFetch(r) => {
+                let seen = seen.lock().unwrap();
+                let topics = r
+                    .topics
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| offset_fetch_response::OffsetFetchResponseTopic {
+                        partitions: t
+                            .partition_indexes
+                            .iter()
+                            .map(|&p| offset_fetch_response::OffsetFetchResponsePartition {
+                                partition_index: p,
+                                committed_offset: seen
+                                    .commits
+                                    .iter()
+                                    .rev()
+                                    .find(|c| c.2 == t.name && c.3 == p)
+                                    .map_or(-1, |c| c.4),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        name: t.name,
+                    })
+                    .collect();
+                encode_response(
+                    id,
+                    v,
+                    &OffsetFetchResponse {
+                        topics,
+                        ..Default::default()
+                    },
+                )
+            }
+            Request::Heartbeat(_) => encode_response(id, v, &HeartbeatResponse::default()),
             other => panic!("unexpected request {:?}", other.api_key()),
         };
         s.write_all(&out.to_bytes()).unwrap();
@@ -251,5 +373,35 @@ fn retries_stop_after_the_limit() {
     assert_eq!(
         seen.lock().unwrap().batches.len() as u32,
         limits::PRODUCE_RETRIES_MAX + 1
+    );
+}
+
+#[test]
+fn a_member_commits_with_its_generation_and_reads_its_commits_back() {
+    let (addr, seen) = scripted_broker(0);
+    let (answers, committed) = run(async move {
+        let client = Client::connect(ClientConfig::new(addr)).await.unwrap();
+        let (member, assignment) = GroupMember::join(&client, "g", &["t".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(assignment["t"], [0]);
+        assert_eq!(
+            (member.member_id(), member.generation()),
+            (MEMBER, GENERATION)
+        );
+        let before = member.committed("t", &[0, 1]).await.unwrap();
+        assert_eq!(before, [(0, -1), (1, -1)], "nothing committed yet");
+        let answers = member.commit("t", &[(0, 12), (9, 3)]).await.unwrap();
+        (answers, member.committed("t", &[0]).await.unwrap())
+    });
+    assert_eq!(
+        answers,
+        [(0, ErrorCode::None), (9, ErrorCode::IllegalGeneration)]
+    );
+    assert_eq!(committed, [(0, 12)]);
+    let commits = &seen.lock().unwrap().commits;
+    assert_eq!(
+        commits[0],
+        (GENERATION, MEMBER.to_string(), "t".to_string(), 0, 12)
     );
 }

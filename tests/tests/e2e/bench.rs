@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::{binary, free_port, kcat, Broker, BrokerOptions};
+use tests::{binary, finish, free_port, kcat, Broker, BrokerOptions};
 
 fn bench() -> Command {
     let mut c = Command::new(binary("sluice-bench"));
@@ -16,26 +16,6 @@ fn bench() -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-/// Waits for `child` at most `timeout`; kills it and fails the test beyond.
-fn finish(mut child: Child, timeout: Duration) -> (Output, Duration) {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return (child.wait_with_output().unwrap(), start.elapsed());
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "sluice-bench did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// [`finish`], then fails the test unless the run exited 0; its stdout.

@@ -3,6 +3,7 @@
 
 mod bench;
 mod broker;
+mod check;
 mod cluster;
 mod groups;
 mod ordering;
