@@ -171,7 +171,10 @@ impl Broker {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("sluice exited during start-up ({status}):\n{}", self.log());
             }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+            // A connection alone is not enough: for a few milliseconds after
+            // a SIGKILL the killed process's listening sockets still accept
+            // (io_uring teardown). The broker is ready when it answers.
+            if answers_api_versions(self.addr) {
                 return;
             }
             assert!(
@@ -267,6 +270,18 @@ impl Broker {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Whether a broker at `addr` answers an ApiVersions v0 request.
+fn answers_api_versions(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    // size, api key 18, version 0, correlation id 1, null client id
+    let request = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff];
+    let mut size = [0u8; 4];
+    stream.write_all(&request).is_ok() && stream.read_exact(&mut size).is_ok()
 }
 
 /// Several `sluice` processes forming one cluster on loopback: node `i` has
@@ -623,6 +638,16 @@ pub mod raw {
             let response = self.request(api_key, version, &tagged);
             assert_eq!(response[0], 0, "no tagged fields in the response header");
             response[1..].to_vec()
+        }
+
+        /// A new producer id by InitProducerId v0 (no transactional id).
+        pub fn init_producer_id(&mut self) -> i64 {
+            let mut body = (-1i16).to_be_bytes().to_vec(); // null transactional id
+            body.extend_from_slice(&60_000i32.to_be_bytes()); // transaction timeout
+            let r = self.request(22, 0, &body);
+            // throttle(4) error(2) producer id(8) epoch(2)
+            assert_eq!(i16::from_be_bytes([r[4], r[5]]), 0, "InitProducerId error");
+            i64::from_be_bytes(r[6..14].try_into().unwrap())
         }
 
         /// The controller leader's node id by DescribeQuorum v0 (-1: none).

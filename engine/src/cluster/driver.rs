@@ -178,19 +178,10 @@ async fn run_side_effect(shard: &Rc<Shard>, change: Change) {
                 }
             }
         }
-        Change::ProducerIds {
-            node_id,
-            first_id,
-            count,
-        } => {
-            if node_id == shard.metadata.node_id() {
-                if let Some(node) = shard.cluster.get() {
-                    node.producer_ids
-                        .set((first_id, first_id + i64::from(count)));
-                }
-            }
-        }
-        Change::TopicConfig(_) | Change::TopicCreated(_) => {}
+        // A block of producer ids is taken by the request that asked for it
+        // (`allocate_producer_id`), never from the log: a restarted broker
+        // replaying its old blocks must not hand their ids out again.
+        Change::ProducerIds { .. } | Change::TopicConfig(_) | Change::TopicCreated(_) => {}
     }
 }
 
@@ -488,7 +479,7 @@ fn answer_index(answer: &ControllerResponse) -> Option<Index> {
         | ControllerResponse::Topics { index, .. }
         | ControllerResponse::Deleted { index, .. }
         | ControllerResponse::PartitionsAdded { index, .. }
-        | ControllerResponse::ProducerIds { index } => Some(*index),
+        | ControllerResponse::ProducerIds { index, .. } => Some(*index),
         _ => None,
     }
 }
@@ -685,7 +676,11 @@ async fn lead(
             )
             .await
             {
-                Ok(index) => ControllerResponse::ProducerIds { index },
+                Ok(index) => ControllerResponse::ProducerIds {
+                    index,
+                    first_id,
+                    count: limits::PRODUCER_ID_BLOCK,
+                },
                 Err(e) => failed(e),
             }
         }
@@ -1008,12 +1003,16 @@ pub async fn allocate_producer_id(
                 node_id: shard.config.node_id,
             };
             match ask_controller(&shard, &node, request).await? {
-                ControllerResponse::ProducerIds { .. } => {}
+                ControllerResponse::ProducerIds {
+                    first_id, count, ..
+                } => node
+                    .producer_ids
+                    .set((first_id, first_id + i64::from(count))),
                 other => return Err(unexpected(other)),
             }
         }
         let (next, end) = node.producer_ids.get();
-        assert!(next < end, "a fresh producer id block is applied");
+        assert!(next < end, "a fresh producer id block");
         node.producer_ids.set((next + 1, end));
         Ok(next)
     })

@@ -127,8 +127,12 @@ pub enum ControllerResponse {
         index: u64,
         results: Vec<Result<[u8; 16], WireError>>,
     },
+    /// The block `first_id..first_id + count` is the asker's, committed at
+    /// `index`.
     ProducerIds {
         index: u64,
+        first_id: i64,
+        count: i32,
     },
     /// Per topic of a CreatePartitions, in order.
     PartitionsAdded {

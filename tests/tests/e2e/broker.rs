@@ -222,6 +222,37 @@ fn restart_keeps_data_and_offsets() {
 }
 
 #[test]
+fn producer_ids_are_never_handed_out_twice_across_restarts() {
+    let mut broker = Broker::start(BrokerOptions::default());
+    let mut seen = Vec::new();
+    for restart in 0..4 {
+        let mut connection = raw::Connection::open(broker.addr);
+        for _ in 0..3 {
+            seen.push(connection.init_producer_id());
+        }
+        drop(connection);
+        if restart % 2 == 0 {
+            broker.kill9();
+        } else {
+            broker.stop();
+        }
+        broker.restart();
+    }
+    let mut distinct = seen.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        seen.len(),
+        "an id handed out twice: {seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "ids go back: {seen:?}"
+    );
+}
+
+#[test]
 fn every_acknowledged_message_survives_kill_9_exactly_once() {
     let mut broker = Broker::start(BrokerOptions::default());
     let topic = "crash";
